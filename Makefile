@@ -1,0 +1,68 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export WALLET_DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: run test lint format bench install certs db demo services system-deps clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+certs: install
+	$(BIN)/wallet-service certs dev
+
+db: install
+	$(BIN)/wallet-service db upgrade
+
+demo: db
+	$(BIN)/wallet-service demo
+
+run: install certs db
+	@echo
+	@$(BIN)/wallet-service demo
+	@echo
+	@echo "API docs   http://127.0.0.1:8000/docs"
+	@echo "Health     http://127.0.0.1:8000/healthz"
+	@echo
+	$(BIN)/wallet-service serve --host 127.0.0.1 --port 8000
+
+# PostgreSQL and Redis run on the machine; start them when they are down.
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; pg_isready -h 127.0.0.1 -p 5432
+	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+
+# Debian packages the tests drive: a browser, a compose validator, a barcode decoder CLI.
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/docker-compose /usr/bin/zbarimg
+system-deps:
+	@missing=""; for tool in $(SYSTEM_TOOLS); do test -x $$tool || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose zbar-tools >/dev/null; \
+	fi
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install services system-deps lint
+	$(BIN)/pytest
+
+bench: install services
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

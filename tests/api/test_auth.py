@@ -1,0 +1,201 @@
+"""Staff sign-in, access tokens and POS keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import jwt
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.factories import PASSWORD, make_tenant
+from wallet_service.config import Settings
+from wallet_service.security.permissions import Role
+from wallet_service.security.tokens import TokenKeys, issue_access_token
+
+
+async def test_staff_signs_in_with_email_and_password(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    response = await client.post(
+        "/api/v1/auth/token",
+        data={"username": tenant.emails[Role.owner].upper(), "password": PASSWORD},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert 0 < body["expires_in"] <= 3600
+    header = jwt.get_unverified_header(body["access_token"])
+    assert header["alg"] == "HS256" and header["kid"]
+
+    me = await client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
+    assert me.json()["merchant_id"] == str(tenant.merchant_id)
+    assert me.json()["role"] == "owner"
+
+
+async def test_wrong_password_and_unknown_email_get_the_same_401(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    wrong = await client.post(
+        "/api/v1/auth/token", data={"username": tenant.emails[Role.owner], "password": "nope" * 4}
+    )
+    unknown = await client.post(
+        "/api/v1/auth/token", data={"username": "ghost@example.com", "password": PASSWORD}
+    )
+    for response in (wrong, unknown):
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "invalid_credentials"
+    assert wrong.json()["detail"] == unknown.json()["detail"]
+
+
+async def test_deactivated_staff_can_neither_sign_in_nor_use_old_tokens(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    staff = await client.get("/api/v1/staff", headers=tenant.headers(Role.owner))
+    marketer = next(s for s in staff.json()["data"] if s["role"] == "marketer")
+    await client.patch(
+        f"/api/v1/staff/{marketer['id']}",
+        json={"is_active": False},
+        headers=tenant.headers(Role.owner),
+    )
+    old_token = await client.get("/api/v1/programs", headers=tenant.headers(Role.marketer))
+    assert old_token.status_code == 401
+    login = await client.post(
+        "/api/v1/auth/token", data={"username": tenant.emails[Role.marketer], "password": PASSWORD}
+    )
+    assert login.status_code == 401
+
+
+async def test_expired_token_is_rejected(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    me = await client.get("/api/v1/auth/me", headers=tenant.headers(Role.owner))
+    keys = TokenKeys(settings.signing_key())
+    token, _ = issue_access_token(
+        keys,
+        staff_id=uuid.UUID(me.json()["id"]),
+        merchant_id=tenant.merchant_id,
+        lifetime=timedelta(seconds=-1),
+    )
+    response = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_token"
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_tampered_token_is_rejected(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    token = tenant.tokens[Role.cashier]
+    header, payload, signature = token.split(".")
+    claims = jwt.decode(token, options={"verify_signature": False})
+    claims["sub"] = str(uuid.uuid4())
+    forged_payload = jwt.utils.base64url_encode(
+        jwt.api_jws.json.dumps(claims, default=str).encode()
+    ).decode()
+    for forged in (
+        f"{header}.{forged_payload}.{signature}",
+        f"{header}.{payload}.{signature[:-4]}AAAA",
+        jwt.encode(claims, "guessed-key" * 4, algorithm="HS256", headers={"kid": "x"}),
+        jwt.encode(claims, key="", algorithm="none"),
+    ):
+        response = await client.get(
+            "/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"}
+        )
+        assert response.status_code == 401, forged
+        assert response.json()["code"] == "invalid_token"
+
+
+async def test_tokens_signed_with_a_retired_key_still_work_after_rotation(
+    settings: Settings,
+) -> None:
+    old = TokenKeys(b"old-key-" * 4)
+    token, _ = issue_access_token(
+        old, staff_id=uuid.uuid4(), merchant_id=uuid.uuid4(), lifetime=timedelta(minutes=5)
+    )
+    rotated = TokenKeys(b"new-key-" * 4, [b"old-key-" * 4])
+    from wallet_service.security.tokens import read_access_token
+
+    claims = read_access_token(rotated, token)
+    assert claims.expires_at > datetime.now(UTC)
+    assert rotated.active_kid != old.active_kid
+
+
+async def test_missing_credentials_get_401_problem(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/stores")
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "authentication_required"
+
+
+async def test_pos_api_key_authenticates_and_revocation_is_immediate(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    assert (await client.get("/api/v1/stores", headers=tenant.headers())).status_code == 200
+    keys = await client.get("/api/v1/api-keys", headers=tenant.headers(Role.owner))
+    key_id = keys.json()["data"][0]["id"]
+    assert "key" not in keys.json()["data"][0] and "secret_hash" not in keys.json()["data"][0]
+    revoked = await client.delete(f"/api/v1/api-keys/{key_id}", headers=tenant.headers(Role.owner))
+    assert revoked.status_code == 204
+    response = await client.get("/api/v1/stores", headers=tenant.headers())
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_credentials"
+
+
+async def test_a_wrong_secret_with_a_real_key_prefix_is_rejected(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    prefix = tenant.pos_api_key.split("_")[1]
+    response = await client.get(
+        "/api/v1/stores", headers={"Authorization": f"Bearer wsk_{prefix}_{'x' * 43}"}
+    )
+    assert response.status_code == 401
+
+
+async def test_new_api_key_is_shown_once_and_works(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    created = await client.post(
+        "/api/v1/api-keys",
+        json={"name": "Till 2", "scopes": ["scans:write", "members:read"]},
+        headers=tenant.headers(Role.owner),
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()["key"]
+    assert key.startswith("wsk_")
+    fetched = await client.get(
+        f"/api/v1/api-keys/{created.json()['id']}", headers=tenant.headers(Role.owner)
+    )
+    assert "key" not in fetched.json()
+    # members:read is granted, stores:read is not.
+    assert (
+        await client.get("/api/v1/members", headers={"Authorization": f"Bearer {key}"})
+    ).status_code == 200
+    assert (
+        await client.get("/api/v1/stores", headers={"Authorization": f"Bearer {key}"})
+    ).status_code == 403
+
+
+async def test_api_keys_cannot_be_granted_administration(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    response = await client.post(
+        "/api/v1/api-keys",
+        json={"name": "evil", "scopes": ["staff:manage"]},
+        headers=tenant.headers(Role.owner),
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"

@@ -1,0 +1,91 @@
+"""Enrolling members and recording their consents."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.factories import make_tenant
+from wallet_service.security.permissions import Role
+
+
+async def test_pos_enrols_a_member_with_a_random_serial_and_consents(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    response = await client.post(
+        f"/api/v1/programs/{tenant.program_id}/members",
+        json={
+            "given_name": "Camille",
+            "family_name": "Martin",
+            "email": "Camille@Example.com",
+            "birthday": "1990-04-12",
+            "home_store_id": str(tenant.store_ids[1]),
+            "consents": [{"purpose": "marketing_email", "granted": True}],
+        },
+        headers=tenant.headers(),
+    )
+    assert response.status_code == 201, response.text
+    member = response.json()
+    assert uuid.UUID(member["serial_number"]).version == 4
+    assert member["email"] == "camille@example.com"
+    assert member["points_balance"] == 0 and member["status"] == "active"
+    assert member["consents"][0]["purpose"] == "marketing_email"
+    assert member["consents"][0]["source"] == "api_key"
+
+    withdrawn = await client.post(
+        f"/api/v1/members/{member['id']}/consents",
+        json=[{"purpose": "marketing_email", "granted": False}],
+        headers=tenant.headers(Role.cashier),
+    )
+    assert withdrawn.json()["consents"] == [
+        {**withdrawn.json()["consents"][0], "purpose": "marketing_email", "granted": False}
+    ]
+    fetched = await client.get(f"/api/v1/members/{member['id']}", headers=tenant.headers())
+    assert fetched.json()["consents"][0]["granted"] is False
+
+
+async def test_the_same_email_cannot_join_a_program_twice(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    url = f"/api/v1/programs/{tenant.program_id}/members"
+    first = await client.post(url, json={"email": "a@example.com"}, headers=tenant.headers())
+    second = await client.post(url, json={"email": "A@example.com"}, headers=tenant.headers())
+    assert first.status_code == 201
+    assert second.status_code == 409 and second.json()["code"] == "member_exists"
+
+
+async def test_members_are_listed_per_program(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    other_program = await client.post(
+        "/api/v1/programs",
+        json={"name": "Other", "currency": "EUR"},
+        headers=tenant.headers(Role.owner),
+    )
+    for program_id in (tenant.program_id, tenant.program_id, other_program.json()["id"]):
+        await client.post(
+            f"/api/v1/programs/{program_id}/members", json={}, headers=tenant.headers()
+        )
+    everyone = await client.get("/api/v1/members", headers=tenant.headers())
+    first = await client.get(
+        "/api/v1/members", params={"program_id": str(tenant.program_id)}, headers=tenant.headers()
+    )
+    page = await client.get("/api/v1/members", params={"limit": 1}, headers=tenant.headers())
+    assert everyone.json()["count"] == 3
+    assert first.json()["count"] == 2
+    assert page.json()["count"] == 3 and len(page.json()["data"]) == 1
+
+
+async def test_enrolling_into_an_unknown_program_is_404(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    response = await client.post(
+        f"/api/v1/programs/{uuid.uuid4()}/members", json={}, headers=tenant.headers()
+    )
+    assert response.status_code == 404 and response.json()["code"] == "program_not_found"

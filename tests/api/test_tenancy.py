@@ -1,0 +1,117 @@
+"""Tenant isolation: merchant A can neither see nor change anything of merchant B.
+
+The route lists are read from the application itself, so a new endpoint is covered (or
+makes this test fail until it is taught the new path parameter) without anyone remembering.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import httpx
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.factories import Tenant, make_tenant
+from wallet_service.security.permissions import Role
+
+PATH_PARAM = re.compile(r"{(\w+)}")
+PUBLIC = {"/api/v1/auth/token", "/api/v1/auth/me"}
+BODIES = {
+    ("PATCH", "/api/v1/stores/{store_id}"): {"name": "hijacked"},
+    ("PATCH", "/api/v1/programs/{program_id}"): {"name": "hijacked"},
+    ("PATCH", "/api/v1/staff/{staff_id}"): {"role": "owner"},
+    ("POST", "/api/v1/programs/{program_id}/members"): {"given_name": "Eve"},
+    ("POST", "/api/v1/members/{member_id}/consents"): [{"purpose": "marketing", "granted": True}],
+}
+
+
+async def _victim_ids(client: httpx.AsyncClient, victim: Tenant) -> dict[str, str]:
+    owner = victim.headers(Role.owner)
+    member = await client.post(
+        f"/api/v1/programs/{victim.program_id}/members",
+        json={"given_name": "Bob", "email": "bob@example.com"},
+        headers=owner,
+    )
+    staff = await client.get("/api/v1/staff", headers=owner)
+    keys = await client.get("/api/v1/api-keys", headers=owner)
+    return {
+        "store_id": str(victim.store_ids[0]),
+        "program_id": str(victim.program_id),
+        "member_id": member.json()["id"],
+        "staff_id": staff.json()["data"][0]["id"],
+        "key_id": keys.json()["data"][0]["id"],
+    }
+
+
+def _api_routes(app: FastAPI) -> list[tuple[str, str]]:
+    routes = []
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path.startswith("/api/v1/"):
+            routes.extend((method, route.path) for method in sorted(route.methods))
+    return routes
+
+
+def _all_ids(value: object) -> set[str]:
+    text = json.dumps(value)
+    return set(re.findall(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text))
+
+
+async def test_merchant_a_cannot_read_or_change_anything_of_merchant_b(
+    app: FastAPI, client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    attacker = await make_tenant(session_factory, client, "Attacker")
+    victim = await make_tenant(session_factory, client, "Victim")
+    victim_ids = await _victim_ids(client, victim)
+    victim_values = set(victim_ids.values()) | {str(victim.merchant_id)}
+    attacker_owner = attacker.headers(Role.owner)
+
+    for method, path in _api_routes(app):
+        if path in PUBLIC:
+            continue
+        params = PATH_PARAM.findall(path)
+        unknown = set(params) - set(victim_ids)
+        assert not unknown, f"teach this test the path parameter(s) {unknown} of {path}"
+        url = path.format(**victim_ids)
+        body = BODIES.get((method, path), {} if method in {"POST", "PATCH"} else None)
+        for headers in (attacker_owner, attacker.headers()):
+            response = await client.request(method, url, json=body, headers=headers)
+            if params:
+                # Another tenant's row is indistinguishable from a missing one (404, not 403).
+                assert response.status_code in (403, 404), (method, url, response.text)
+                if response.status_code == 404:
+                    assert response.json()["code"].endswith("_not_found")
+            elif method == "GET" and response.status_code == 200:
+                leaked = _all_ids(response.json()) & victim_values
+                assert not leaked, (url, leaked)
+
+    # Nothing of the victim's changed.
+    victim_owner = victim.headers(Role.owner)
+    store = await client.get(f"/api/v1/stores/{victim_ids['store_id']}", headers=victim_owner)
+    program = await client.get(f"/api/v1/programs/{victim_ids['program_id']}", headers=victim_owner)
+    members = await client.get("/api/v1/members", headers=victim_owner)
+    keys = await client.get("/api/v1/api-keys", headers=victim_owner)
+    assert store.json()["name"] != "hijacked" and program.json()["name"] != "hijacked"
+    assert members.json()["count"] == 1
+    assert all(k["revoked_at"] is None for k in keys.json()["data"])
+    staff = await client.get(f"/api/v1/staff/{victim_ids['staff_id']}", headers=victim_owner)
+    assert staff.status_code == 200
+
+
+async def test_attackers_lists_contain_only_their_own_rows(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    attacker = await make_tenant(session_factory, client, "Attacker")
+    victim = await make_tenant(session_factory, client, "Victim")
+    await _victim_ids(client, victim)
+    for path in ("/api/v1/stores", "/api/v1/programs", "/api/v1/members", "/api/v1/staff"):
+        response = await client.get(path, headers=attacker.headers(Role.owner))
+        assert response.status_code == 200
+        for row in response.json()["data"]:
+            assert uuid.UUID(row["id"])
+        assert str(victim.merchant_id) not in response.text
+        victim_rows = await client.get(path, headers=victim.headers(Role.owner))
+        assert not _all_ids(victim_rows.json()["data"]) & _all_ids(response.json()["data"])

@@ -1,0 +1,98 @@
+"""Fixtures shared by the whole suite.
+
+Database tests run twice, on SQLite and on PostgreSQL (``backend`` is parametrised at session
+scope). Each backend gets a fresh database migrated with Alembic once; after every test all
+rows are deleted, so tests see an empty database and can use real concurrent connections.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import create_engine, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from wallet_service.app import create_app
+from wallet_service.config import Environment, Settings
+from wallet_service.db import migrate
+from wallet_service.db.base import Base
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "WALLET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'wallet.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    name = f"wallet_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(
+        POSTGRES_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        environment=Environment.test,
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        public_url="https://wallet.test",
+        secret_key="test-secret-key-for-the-suite-only-0123456789",  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(autouse=False)
+async def clean_database(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    async with app.state.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(table.delete())
+
+
+@pytest.fixture
+async def client(app: FastAPI, clean_database: None) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://wallet.test") as http:
+        yield http
+
+
+@pytest.fixture
+def session_factory(app: FastAPI) -> async_sessionmaker[AsyncSession]:
+    factory: async_sessionmaker[AsyncSession] = app.state.session_factory
+    return factory
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

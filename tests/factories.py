@@ -1,0 +1,88 @@
+"""Factories: a merchant with its team, built through the real services."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from wallet_service.api.api_keys.schemas import ApiKeyCreate
+from wallet_service.api.api_keys.service import create_api_key
+from wallet_service.api.merchants.schemas import MerchantCreate
+from wallet_service.api.merchants.service import create_merchant
+from wallet_service.api.programs.schemas import ProgramCreate
+from wallet_service.api.programs.service import create_program
+from wallet_service.api.staff.schemas import StaffCreate
+from wallet_service.api.staff.service import create_staff
+from wallet_service.api.stores.schemas import StoreCreate
+from wallet_service.api.stores.service import create_store
+from wallet_service.db.session import session_scope
+from wallet_service.security.permissions import Role
+from wallet_service.security.principal import MerchantScope
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Tenant:
+    merchant_id: uuid.UUID
+    program_id: uuid.UUID
+    store_ids: list[uuid.UUID]
+    emails: dict[Role, str]
+    pos_api_key: str
+    tokens: dict[Role, str] = field(default_factory=dict)
+
+    def headers(self, role: Role | None = None) -> dict[str, str]:
+        """Authorization for a staff role, or for the POS key when ``role`` is None."""
+        secret = self.pos_api_key if role is None else self.tokens[role]
+        return {"Authorization": f"Bearer {secret}"}
+
+
+async def make_tenant(
+    factory: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, name: str = "Shop"
+) -> Tenant:
+    slug = f"{name.lower()}-{uuid.uuid4().hex[:8]}"
+    async with session_scope(factory) as session:
+        merchant = await create_merchant(session, MerchantCreate(name=name, slug=slug))
+        scope = MerchantScope(merchant.id)
+        program = await create_program(
+            session, scope, ProgramCreate(name=f"{name} rewards", currency="EUR")
+        )
+        stores = [
+            await create_store(
+                session,
+                scope,
+                StoreCreate(
+                    name=f"{name} {i}",
+                    latitude=48.85 + i / 100,
+                    longitude=2.35,
+                    timezone="Europe/Paris",
+                ),
+            )
+            for i in range(2)
+        ]
+        emails = {role: f"{role.value}@{slug}.example" for role in Role}
+        for role, email in emails.items():
+            await create_staff(
+                session,
+                scope,
+                StaffCreate.model_validate(
+                    {
+                        "email": email,
+                        "password": PASSWORD,
+                        "role": role,
+                        "store_id": stores[0].id if role is Role.cashier else None,
+                    }
+                ),
+            )
+        _, key = await create_api_key(session, scope, ApiKeyCreate(name="till"))
+        tenant = Tenant(merchant.id, program.id, [s.id for s in stores], emails, key.clear)
+    for role, email in tenant.emails.items():
+        response = await http.post(
+            "/api/v1/auth/token", data={"username": email, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        tenant.tokens[role] = response.json()["access_token"]
+    return tenant

@@ -1,0 +1,42 @@
+"""Probes an orchestrator relies on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from wallet_service.app import create_app
+from wallet_service.config import Settings
+
+
+async def test_healthz_and_readyz_answer_when_the_database_is_up(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"]["status"] == "ok"
+
+
+async def test_openapi_documents_problem_responses(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    assert "/api/v1/auth/token" in schema["paths"]
+    responses = schema["paths"]["/api/v1/stores/{store_id}"]["get"]["responses"]
+    assert "application/problem+json" in responses["404"]["content"]
+    assert (await client.get("/docs")).status_code == 200
+
+
+async def test_readyz_says_unavailable_when_the_database_is_down(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url="postgresql://nobody@127.0.0.1:1/none",
+        data_dir=tmp_path,
+        secret_key="unused-secret-key-unused-secret-key",  # type: ignore[arg-type]
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as http:
+            ready = await http.get("/readyz")
+            live = await http.get("/healthz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"]["status"] == "unavailable"
+    assert live.status_code == 200

@@ -1,0 +1,39 @@
+"""The background worker's housekeeping."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.factories import make_tenant
+from wallet_service.db.base import utcnow
+from wallet_service.db.models import IdempotencyRecord
+from wallet_service.db.session import session_scope
+from wallet_service.worker import purge_idempotency_records
+
+
+async def test_old_idempotency_records_are_purged_and_recent_ones_kept(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    async with session_scope(session_factory) as session:
+        for key, age in (("old", timedelta(days=10)), ("recent", timedelta(minutes=5))):
+            session.add(
+                IdempotencyRecord(
+                    merchant_id=tenant.merchant_id,
+                    key=key,
+                    request_fingerprint="f" * 64,
+                    status_code=201,
+                    response_body={},
+                    created_at=utcnow() - age,
+                )
+            )
+    async with session_scope(session_factory) as session:
+        assert await purge_idempotency_records(session, timedelta(hours=72)) == 1
+    async with session_scope(session_factory) as session:
+        keys = (await session.execute(select(IdempotencyRecord.key))).scalars().all()
+        assert keys == ["recent"]
+        assert (await session.execute(select(func.count(IdempotencyRecord.id)))).scalar_one() == 1

@@ -1,0 +1,1 @@
+"""The merchant REST API (``/api/v1``): routers, dependencies, problem responses."""

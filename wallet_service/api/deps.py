@@ -1,0 +1,130 @@
+"""Typed dependencies every route uses: the session, the settings, and who is calling.
+
+Authentication and authorisation happen here and nowhere else: a route declares the
+permission it needs (``Authorized(Permission.x)``) and receives a ``Principal`` whose
+``scope`` it passes to services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wallet_service.config import Settings
+from wallet_service.db.models import ApiKey, StaffUser
+from wallet_service.db.session import session_scope
+from wallet_service.errors import AuthenticationRequired, PermissionDenied
+from wallet_service.security.api_keys import secret_matches, split_api_key
+from wallet_service.security.permissions import ROLE_PERMISSIONS, Permission
+from wallet_service.security.principal import MerchantScope, Principal, PrincipalKind
+from wallet_service.security.tokens import InvalidToken, TokenKeys, read_access_token
+
+__all__ = ["CurrentPrincipal", "SessionDep", "SettingsDep", "TokenKeysDep", "require"]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with session_scope(request.app.state.session_factory) as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_token_keys(request: Request) -> TokenKeys:
+    keys: TokenKeys = request.app.state.token_keys
+    return keys
+
+
+# scope="function": the transaction commits before the response is sent, so a client never
+# sees success for a write that then fails to commit.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+TokenKeysDep = Annotated[TokenKeys, Depends(get_token_keys)]
+
+_bearer = HTTPBearer(auto_error=False, description="Staff access token or POS API key")
+
+
+async def _principal_from_api_key(session: AsyncSession, key: str) -> Principal:
+    parts = split_api_key(key)
+    if parts is None:
+        raise AuthenticationRequired("The API key is malformed.", code="invalid_credentials")
+    prefix, secret = parts
+    row = (
+        await session.execute(select(ApiKey).where(ApiKey.prefix == prefix))
+    ).scalar_one_or_none()
+    if row is None or row.revoked_at is not None or not secret_matches(secret, row.secret_hash):
+        raise AuthenticationRequired("The API key is not valid.", code="invalid_credentials")
+    await session.execute(
+        update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=datetime.now(UTC))
+    )
+    return Principal(
+        kind=PrincipalKind.api_key,
+        id=row.id,
+        scope=MerchantScope(row.merchant_id),
+        permissions=frozenset(Permission(s) for s in row.scopes),
+        store_id=row.store_id,
+    )
+
+
+async def _principal_from_access_token(
+    session: AsyncSession, keys: TokenKeys, token: str
+) -> Principal:
+    try:
+        claims = read_access_token(keys, token)
+    except InvalidToken as exc:
+        raise AuthenticationRequired(
+            "The access token is expired or invalid.", code="invalid_token"
+        ) from exc
+    staff = await session.get(StaffUser, claims.staff_id)
+    # The role is read from the database, not the token, so demotions apply at once.
+    if staff is None or not staff.is_active or staff.merchant_id != claims.merchant_id:
+        raise AuthenticationRequired("The account is disabled.", code="invalid_token")
+    return Principal(
+        kind=PrincipalKind.staff,
+        id=staff.id,
+        scope=MerchantScope(staff.merchant_id),
+        permissions=ROLE_PERMISSIONS[staff.role],
+        role=staff.role,
+        store_id=staff.store_id,
+    )
+
+
+async def authenticate(
+    session: SessionDep,
+    keys: TokenKeysDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationRequired("Send 'Authorization: Bearer <token or API key>'.")
+    if credentials.credentials.startswith("wsk_"):
+        return await _principal_from_api_key(session, credentials.credentials)
+    return await _principal_from_access_token(session, keys, credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+class _RequirePermission:
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    async def __call__(self, principal: CurrentPrincipal) -> Principal:
+        if not principal.can(self.permission):
+            raise PermissionDenied(f"This action needs the '{self.permission.value}' permission.")
+        return principal
+
+
+def require(permission: Permission) -> _RequirePermission:
+    """Dependency: the caller, checked for ``permission``.
+
+    Routers declare ``Annotated[Principal, Depends(require(Permission.stores_write))]``.
+    """
+    return _RequirePermission(permission)

@@ -1,0 +1,1 @@
+"""Members: the customers of a program, each carrying one card."""

@@ -1,0 +1,121 @@
+"""Member persistence: enrolment, lookup, consent history."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wallet_service.api.members.schemas import ConsentChange, MemberCreate
+from wallet_service.api.programs.service import get_program
+from wallet_service.api.stores.service import get_store
+from wallet_service.db.models import Consent, Member
+from wallet_service.db.repository import count_and_list, get_scoped, scoped_select
+from wallet_service.errors import Conflict
+from wallet_service.security.principal import MerchantScope
+
+__all__ = ["create_member", "current_consents", "get_member", "list_members", "record_consents"]
+
+
+async def create_member(
+    session: AsyncSession,
+    scope: MerchantScope,
+    program_id: uuid.UUID,
+    data: MemberCreate,
+    *,
+    source: str,
+) -> Member:
+    program = await get_program(session, scope, program_id)
+    if data.home_store_id is not None:
+        await get_store(session, scope, data.home_store_id)
+    email = str(data.email).lower() if data.email else None
+    if email is not None:
+        taken = await session.execute(
+            scoped_select(scope, Member).where(
+                Member.program_id == program.id, Member.email == email
+            )
+        )
+        if taken.first() is not None:
+            raise Conflict("This email is already a member of the program.", code="member_exists")
+    member = Member(
+        merchant_id=scope.merchant_id,
+        program_id=program.id,
+        # Random, not sequential: the serial is printed on the pass and must not be guessable.
+        serial_number=str(uuid.uuid4()),
+        given_name=data.given_name,
+        family_name=data.family_name,
+        email=email,
+        birthday=data.birthday,
+        home_store_id=data.home_store_id,
+    )
+    session.add(member)
+    await session.flush()
+    await record_consents(session, scope, member, data.consents, source=source)
+    return member
+
+
+async def record_consents(
+    session: AsyncSession,
+    scope: MerchantScope,
+    member: Member,
+    changes: Sequence[ConsentChange],
+    *,
+    source: str,
+) -> None:
+    for change in changes:
+        session.add(
+            Consent(
+                merchant_id=scope.merchant_id,
+                member_id=member.id,
+                purpose=change.purpose,
+                granted=change.granted,
+                source=source,
+            )
+        )
+    await session.flush()
+
+
+async def current_consents(
+    session: AsyncSession, scope: MerchantScope, member_id: uuid.UUID
+) -> list[Consent]:
+    """The latest decision per purpose."""
+    rows = (
+        await session.execute(
+            scoped_select(scope, Consent)
+            .where(Consent.member_id == member_id)
+            .order_by(Consent.created_at, Consent.id)
+        )
+    ).scalars()
+    latest: dict[str, Consent] = {}
+    for row in rows:
+        latest[row.purpose] = row
+    return sorted(latest.values(), key=lambda c: c.purpose)
+
+
+async def get_member(
+    session: AsyncSession, scope: MerchantScope, member_id: uuid.UUID, *, for_update: bool = False
+) -> Member:
+    return await get_scoped(session, scope, Member, member_id, what="member", for_update=for_update)
+
+
+async def list_members(
+    session: AsyncSession,
+    scope: MerchantScope,
+    *,
+    program_id: uuid.UUID | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, Sequence[Member]]:
+    statement = scoped_select(scope, Member).order_by(Member.created_at, Member.id)
+    if program_id is not None:
+        statement = statement.where(Member.program_id == program_id)
+    return await count_and_list(session, statement, offset=offset, limit=limit)
+
+
+async def member_by_serial(session: AsyncSession, serial_number: str) -> Member | None:
+    """Unscoped lookup for the pass protocols, whose callers prove themselves per pass."""
+    return (
+        await session.execute(select(Member).where(Member.serial_number == serial_number))
+    ).scalar_one_or_none()

@@ -1,0 +1,172 @@
+"""RFC 9457 problem responses: the one place where errors become HTTP.
+
+Every error body is ``application/problem+json`` with ``type``, ``title``, ``status``,
+``detail`` and a stable ``code`` that clients can switch on.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from wallet_service import errors
+
+__all__ = [
+    "PROBLEM_CONTENT_TYPE",
+    "Problem",
+    "install_problem_handlers",
+    "problem_response",
+    "responses",
+]
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+logger = logging.getLogger(__name__)
+
+_STATUS_BY_ERROR: dict[type[errors.WalletError], int] = {
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.AuthenticationRequired: 401,
+    errors.PermissionDenied: 403,
+    errors.InvalidRequest: 422,
+}
+
+_CODE_BY_STATUS = {
+    400: "bad_request",
+    401: "authentication_required",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+}
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as documented in OpenAPI."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str | None = None
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the problem statuses a route can answer."""
+    return {
+        status: {
+            "model": Problem,
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_CONTENT_TYPE: {}},
+        }
+        for status in statuses
+    }
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"urn:wallet-service:problem:{code}",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
+
+
+def _status_for(error: errors.WalletError) -> int:
+    for cls in type(error).__mro__:
+        if cls in _STATUS_BY_ERROR:
+            return _STATUS_BY_ERROR[cls]
+    return 400
+
+
+async def _wallet_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.WalletError)
+    status = _status_for(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return problem_response(
+        status,
+        exc.code,
+        exc.detail,
+        title=exc.title,
+        instance=request.url.path,
+        headers=headers,
+        **exc.extra,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = exc.errors()
+    if any(p.get("type") == "json_invalid" for p in problems):
+        return problem_response(
+            400, "malformed_json", "The request body is not valid JSON.", instance=request.url.path
+        )
+    # "input" is left out on purpose: it may echo passwords or personal data back.
+    details = [
+        {
+            "loc": [str(part) for part in p.get("loc", ())],
+            "msg": p.get("msg", ""),
+            "type": p.get("type", ""),
+        }
+        for p in problems
+    ]
+    return problem_response(
+        422,
+        "validation_error",
+        "The request is not valid: see errors.",
+        instance=request.url.path,
+        errors=details,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _CODE_BY_STATUS.get(exc.status_code, "http_error")
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem_response(
+        exc.status_code,
+        code,
+        detail,
+        instance=request.url.path,
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(
+        500, "internal_error", "Something went wrong on our side.", instance=request.url.path
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.WalletError, _wallet_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,1 @@
+"""Loyalty programs: currency, card design and the earn/tier/reward rules."""

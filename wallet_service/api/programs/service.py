@@ -1,0 +1,49 @@
+"""Program persistence, always within one merchant."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wallet_service.api.programs.schemas import ProgramCreate, ProgramUpdate
+from wallet_service.db.models import Program
+from wallet_service.db.repository import count_and_list, get_scoped, scoped_select
+from wallet_service.security.principal import MerchantScope
+
+__all__ = ["create_program", "get_program", "list_programs", "update_program"]
+
+
+async def create_program(
+    session: AsyncSession, scope: MerchantScope, data: ProgramCreate
+) -> Program:
+    program = Program(merchant_id=scope.merchant_id, **data.model_dump())
+    session.add(program)
+    await session.flush()
+    return program
+
+
+async def get_program(
+    session: AsyncSession, scope: MerchantScope, program_id: uuid.UUID, *, for_update: bool = False
+) -> Program:
+    return await get_scoped(
+        session, scope, Program, program_id, what="program", for_update=for_update
+    )
+
+
+async def list_programs(
+    session: AsyncSession, scope: MerchantScope, *, offset: int, limit: int
+) -> tuple[int, Sequence[Program]]:
+    statement = scoped_select(scope, Program).order_by(Program.created_at, Program.id)
+    return await count_and_list(session, statement, offset=offset, limit=limit)
+
+
+async def update_program(
+    session: AsyncSession, scope: MerchantScope, program_id: uuid.UUID, data: ProgramUpdate
+) -> Program:
+    program = await get_program(session, scope, program_id)
+    for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(program, field, value)
+    await session.flush()
+    return program

@@ -1,0 +1,1 @@
+"""Staff accounts: owners, marketers and cashiers, optionally bound to one store."""

@@ -1,0 +1,1 @@
+"""Stores: where members shop, where cashiers scan, and where geolocated offers appear."""

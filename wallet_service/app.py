@@ -1,0 +1,46 @@
+"""The FastAPI application factory: routers, problem handlers, database lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from wallet_service import __version__
+from wallet_service.api.problems import install_problem_handlers
+from wallet_service.api.router import api_router
+from wallet_service.config import Settings, get_settings
+from wallet_service.db.session import create_engine_for, create_session_factory
+from wallet_service.health import router as health_router
+from wallet_service.security.tokens import TokenKeys
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine_for(settings.resolved_database_url)
+        app.state.engine = engine
+        app.state.session_factory = create_session_factory(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Wallet loyalty service",
+        version=__version__,
+        description="Loyalty programs carried as live Apple Wallet and Google Wallet passes.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.token_keys = TokenKeys(settings.signing_key(), settings.retired_signing_keys())
+    install_problem_handlers(app)
+    app.include_router(health_router)
+    app.include_router(api_router)
+    return app

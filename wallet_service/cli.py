@@ -1,0 +1,192 @@
+"""``wallet-service``: run the server, migrate, and administer merchants from the shell."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wallet_service.api.api_keys.schemas import ApiKeyCreate
+from wallet_service.api.api_keys.service import create_api_key
+from wallet_service.api.merchants.schemas import MerchantCreate
+from wallet_service.api.merchants.service import create_merchant, get_merchant_by_slug
+from wallet_service.api.staff.schemas import StaffCreate
+from wallet_service.api.staff.service import create_staff
+from wallet_service.config import get_settings
+from wallet_service.db import migrate
+from wallet_service.db.session import create_engine_for, create_session_factory, session_scope
+from wallet_service.demo import seed_demo
+from wallet_service.errors import WalletError
+from wallet_service.security.permissions import Role
+from wallet_service.security.principal import MerchantScope
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Wallet loyalty service.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+merchant_app = typer.Typer(help="Merchants (tenants).", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+apikey_app = typer.Typer(help="POS API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(merchant_app, name="merchant")
+app.add_typer(staff_app, name="staff")
+app.add_typer(apikey_app, name="apikey")
+
+T = TypeVar("T")
+
+
+def _run_in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def runner() -> T:
+        settings = get_settings()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine_for(settings.resolved_database_url)
+        try:
+            async with session_scope(create_session_factory(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(runner())
+    except WalletError as exc:
+        typer.secho(f"error: {exc.detail} ({exc.code})", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+
+
+async def _scope_for(session: AsyncSession, slug: str) -> MerchantScope:
+    merchant = await get_merchant_by_slug(session, slug)
+    if merchant is None:
+        from wallet_service.errors import NotFound
+
+        raise NotFound(f"No merchant with slug {slug!r}.", code="merchant_not_found")
+    return MerchantScope(merchant.id)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Start the HTTP server."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "wallet_service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run one round of jobs and exit.")] = False,
+) -> None:
+    """Run the background worker (housekeeping jobs)."""
+    import logging
+
+    from wallet_service.worker import run_worker
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper())
+    asyncio.run(run_worker(settings, once=once))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.resolved_database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@merchant_app.command("create")
+def merchant_create(
+    name: Annotated[str, typer.Option(help="Display name.")],
+    slug: Annotated[str, typer.Option(help="Unique short name, e.g. maison-cafeine.")],
+) -> None:
+    """Create a merchant."""
+
+    async def work(session: AsyncSession) -> str:
+        merchant = await create_merchant(session, MerchantCreate(name=name, slug=slug))
+        return str(merchant.id)
+
+    typer.echo(_run_in_transaction(work))
+
+
+@staff_app.command("create")
+def staff_create(
+    merchant: Annotated[str, typer.Option(help="Merchant slug.")],
+    email: Annotated[str, typer.Option()],
+    role: Annotated[Role, typer.Option()] = Role.owner,
+    password: Annotated[
+        str | None, typer.Option(help="Leave out to generate one (printed once).")
+    ] = None,
+) -> None:
+    """Create a staff account."""
+    clear = password or secrets.token_urlsafe(12)
+
+    async def work(session: AsyncSession) -> str:
+        scope = await _scope_for(session, merchant)
+        data = StaffCreate.model_validate({"email": email, "password": clear, "role": role})
+        staff = await create_staff(session, scope, data)
+        return str(staff.id)
+
+    staff_id = _run_in_transaction(work)
+    typer.echo(f"staff {staff_id} {email} ({role.value})")
+    if password is None:
+        typer.echo(f"password: {clear}")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    merchant: Annotated[str, typer.Option(help="Merchant slug.")],
+    name: Annotated[str, typer.Option(help="What the key is for, e.g. 'Till 1'.")],
+) -> None:
+    """Create a POS API key; the key is printed once."""
+
+    async def work(session: AsyncSession) -> str:
+        scope = await _scope_for(session, merchant)
+        _, generated = await create_api_key(session, scope, ApiKeyCreate(name=name))
+        return generated.clear
+
+    typer.echo(_run_in_transaction(work))
+
+
+@app.command()
+def demo(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Seed the demo merchant (idempotent) and print its ids and credentials."""
+    settings = get_settings()
+    seed = _run_in_transaction(
+        lambda session: seed_demo(session, settings.data_dir / "demo-credentials.json")
+    )
+    if as_json:
+        typer.echo(json.dumps(seed.as_json(), indent=2))
+        return
+    typer.echo(
+        "\n".join(
+            [
+                f"Demo merchant  {seed.merchant_id}",
+                f"Program        {seed.program_id}",
+                f"Stores         {', '.join(str(s) for s in seed.store_ids)}",
+                f"Owner          {seed.owner_email} / {seed.owner_password}",
+                f"Cashier        {seed.cashier_email} / {seed.cashier_password}",
+                f"POS API key    {seed.pos_api_key}",
+            ]
+        )
+    )
+
+
+if __name__ == "__main__":
+    app()

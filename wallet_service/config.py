@@ -1,0 +1,99 @@
+"""Settings, read from ``WALLET_*`` environment variables (and an optional ``.env`` file).
+
+SQLite under the data directory is the embedded default so one command starts a shop;
+production points ``WALLET_DATABASE_URL`` at PostgreSQL. Secrets are never defaulted to a
+constant: without ``WALLET_SECRET_KEY`` a random key is generated once into the data
+directory (mode 0600), which keeps development restarts stable and nothing in the repo.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Environment", "Settings", "get_settings"]
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="WALLET_", env_file=".env", extra="ignore")
+
+    environment: Environment = Environment.development
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = None
+    previous_secret_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Retired signing keys still accepted for tokens issued before a rotation.",
+    )
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    log_level: str = "INFO"
+    idempotency_retention_hours: int = Field(default=72, ge=1)
+    worker_interval_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'wallet.db').resolve()}"
+
+    @property
+    def certificates_dir(self) -> Path:
+        return self.data_dir / "certs"
+
+    def signing_key(self) -> bytes:
+        """The server's secret key, generated into the data directory on first use."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        if self.environment is Environment.production:
+            raise RuntimeError("WALLET_SECRET_KEY must be set in production")
+        return _load_or_create_key_file(self.data_dir / "secret_key")
+
+    def retired_signing_keys(self) -> list[bytes]:
+        return [key.get_secret_value().encode() for key in self.previous_secret_keys]
+
+
+def _load_or_create_key_file(path: Path) -> bytes:
+    if path.exists():
+        return path.read_bytes().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48).encode()
+    # O_EXCL: two processes starting together must agree on one key, not overwrite each other.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+    return key
+
+
+# Docker/Kubernetes secrets: a file /run/secrets/wallet_secret_key sets WALLET_SECRET_KEY.
+SECRETS_DIR = Path("/run/secrets")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    if SECRETS_DIR.is_dir():
+        return Settings(_secrets_dir=SECRETS_DIR)  # type: ignore[call-arg]
+    return Settings()

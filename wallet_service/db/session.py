@@ -1,0 +1,94 @@
+"""Engines and sessions.
+
+URLs are given in their plain form (``sqlite:///path``, ``postgresql://...``) and mapped
+here to the async driver the app uses and the sync driver Alembic uses.
+
+SQLite transactions start with ``BEGIN IMMEDIATE``: SQLite has no row locks, so the
+write lock is taken up front and concurrent balance changes queue (bounded by
+``busy_timeout``) instead of failing when a read transaction tries to upgrade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+__all__ = [
+    "create_engine_for",
+    "create_session_factory",
+    "session_scope",
+    "sync_url",
+]
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _driver_url(url: str, *, asynchronous: bool) -> URL:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite" if asynchronous else "sqlite")
+    if backend == "postgresql":
+        # psycopg 3 speaks both sync and async under one dialect name.
+        return parsed.set(drivername="postgresql+psycopg")
+    raise ValueError(f"unsupported database backend {backend!r}: use sqlite or postgresql")
+
+
+def sync_url(url: str) -> URL:
+    """The URL for synchronous tools (Alembic)."""
+    return _driver_url(url, asynchronous=False)
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # Hand transaction control to SQLAlchemy's "begin" hook below.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def install_sqlite_hooks(sync_engine: Any) -> None:
+    """Pragmas and ``BEGIN IMMEDIATE`` for a (sync face of an) SQLite engine."""
+    event.listen(sync_engine, "connect", _configure_sqlite)
+    event.listen(sync_engine, "begin", _begin_immediate)
+
+
+def create_engine_for(url: str, **kwargs: Any) -> AsyncEngine:
+    driver_url = _driver_url(url, asynchronous=True)
+    if driver_url.get_backend_name() == "sqlite":
+        engine = create_async_engine(driver_url, **kwargs)
+        install_sqlite_hooks(engine.sync_engine)
+        return engine
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(driver_url, **kwargs)
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # expire_on_commit=False: responses are built from rows after the transaction ends.
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One transaction: committed when the block ends normally, rolled back otherwise."""
+    async with factory() as session, session.begin():
+        yield session

@@ -1,0 +1,60 @@
+"""The service's error hierarchy. Errors carry a stable machine ``code`` and no HTTP.
+
+    WalletError
+    ├── NotFound                 the thing does not exist *for this tenant*
+    ├── Conflict                 the request contradicts current state
+    ├── AuthenticationRequired   no or bad credentials
+    ├── PermissionDenied         authenticated, but not allowed
+    └── InvalidRequest           well-formed, but not acceptable
+
+``wallet_service.api.problems`` maps them (and the pure domain's errors) to RFC 9457 responses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AuthenticationRequired",
+    "Conflict",
+    "InvalidRequest",
+    "NotFound",
+    "PermissionDenied",
+    "WalletError",
+]
+
+
+class WalletError(Exception):
+    default_code: ClassVar[str] = "error"
+    title: ClassVar[str] = "Error"
+
+    def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.default_code
+        self.extra = extra
+
+
+class NotFound(WalletError):
+    default_code = "not_found"
+    title = "Not found"
+
+
+class Conflict(WalletError):
+    default_code = "conflict"
+    title = "Conflict"
+
+
+class AuthenticationRequired(WalletError):
+    default_code = "authentication_required"
+    title = "Authentication required"
+
+
+class PermissionDenied(WalletError):
+    default_code = "permission_denied"
+    title = "Permission denied"
+
+
+class InvalidRequest(WalletError):
+    default_code = "invalid_request"
+    title = "Invalid request"

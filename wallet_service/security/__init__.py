@@ -1,0 +1,1 @@
+"""Authentication and authorisation: password hashing, access tokens, POS API keys, roles."""

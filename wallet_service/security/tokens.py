@@ -1,0 +1,99 @@
+"""Staff access tokens: short-lived HS256 JWTs whose ``kid`` header names the signing key.
+
+The key id is a fingerprint of the key, so rotating ``WALLET_SECRET_KEY`` (and keeping the
+old one in ``WALLET_PREVIOUS_SECRET_KEYS`` until its tokens expire) needs no bookkeeping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+__all__ = ["AccessClaims", "InvalidToken", "TokenKeys", "issue_access_token", "read_access_token"]
+
+ISSUER = "wallet-service"
+AUDIENCE = "wallet-service:staff"
+_ALGORITHM = "HS256"
+
+
+class InvalidToken(Exception):
+    """The token is expired, tampered with, or not one of ours."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    staff_id: uuid.UUID
+    merchant_id: uuid.UUID
+    expires_at: datetime
+
+
+def _derive(key: bytes) -> bytes:
+    # Domain separation: the server key also signs barcodes and pass tokens.
+    return hmac.new(key, b"wallet-service/access-token", hashlib.sha256).digest()
+
+
+def _key_id(derived: bytes) -> str:
+    return hashlib.sha256(derived).hexdigest()[:16]
+
+
+class TokenKeys:
+    """The active signing key and the retired ones still accepted."""
+
+    def __init__(self, active: bytes, retired: list[bytes] | None = None) -> None:
+        self._active = _derive(active)
+        self.active_kid = _key_id(self._active)
+        self._by_kid = {_key_id(k): k for k in (_derive(r) for r in retired or [])}
+        self._by_kid[self.active_kid] = self._active
+
+    @property
+    def active(self) -> bytes:
+        return self._active
+
+    def lookup(self, kid: str) -> bytes | None:
+        return self._by_kid.get(kid)
+
+
+def issue_access_token(
+    keys: TokenKeys, *, staff_id: uuid.UUID, merchant_id: uuid.UUID, lifetime: timedelta
+) -> tuple[str, datetime]:
+    now = datetime.now(UTC)
+    expires_at = now + lifetime
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(staff_id),
+        "mid": str(merchant_id),
+        "iat": now,
+        "exp": expires_at,
+        "jti": uuid.uuid4().hex,
+    }
+    token = jwt.encode(claims, keys.active, algorithm=_ALGORITHM, headers={"kid": keys.active_kid})
+    return token, expires_at
+
+
+def read_access_token(keys: TokenKeys, token: str) -> AccessClaims:
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+        key = keys.lookup(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise InvalidToken("unknown signing key")
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[_ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+        )
+        return AccessClaims(
+            staff_id=uuid.UUID(claims["sub"]),
+            merchant_id=uuid.UUID(claims["mid"]),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+        raise InvalidToken(str(exc)) from exc
