@@ -95,5 +95,5 @@ SECRETS_DIR = Path("/run/secrets")
 @lru_cache
 def get_settings() -> Settings:
     if SECRETS_DIR.is_dir():
-        return Settings(_secrets_dir=SECRETS_DIR)  # type: ignore[call-arg]
+        return Settings(_secrets_dir=SECRETS_DIR)
     return Settings()

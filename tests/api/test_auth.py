@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -100,7 +101,7 @@ async def test_tampered_token_is_rejected(
     claims = jwt.decode(token, options={"verify_signature": False})
     claims["sub"] = str(uuid.uuid4())
     forged_payload = jwt.utils.base64url_encode(
-        jwt.api_jws.json.dumps(claims, default=str).encode()
+        json.dumps(claims, default=str).encode()
     ).decode()
     for forged in (
         f"{header}.{forged_payload}.{signature}",
