@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from certificates.dev import generate_dev_chain
 from wallet_service.app import create_app
 from wallet_service.config import Environment, Settings
 from wallet_service.db import migrate
@@ -54,15 +55,21 @@ def database_url(
         admin.dispose()
 
 
+PASS_TYPE_ID = "pass.test.wallet-service.loyalty"
+TEAM_ID = "TESTTEAM42"
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(
+    settings = Settings(
         environment=Environment.test,
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("data"),
         public_url="https://wallet.test",
         secret_key="test-secret-key-for-the-suite-only-0123456789",  # type: ignore[arg-type]
     )
+    generate_dev_chain(settings.certificates_dir, PASS_TYPE_ID, TEAM_ID)
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,10 +20,14 @@ from wallet_service.api.staff.service import create_staff
 from wallet_service.api.stores.schemas import StoreCreate
 from wallet_service.api.stores.service import create_store
 from wallet_service.db.session import session_scope
+from wallet_service.scanning.token import issue_token
+from wallet_service.security.keys import derive_key
 from wallet_service.security.permissions import Role
 from wallet_service.security.principal import MerchantScope
 
 PASSWORD = "correct horse battery staple"
+# The suite's app derives its barcode key from the test secret exactly as production does.
+BARCODE_KEY = derive_key(b"test-secret-key-for-the-suite-only-0123456789", "barcode-token")
 
 
 @dataclass
@@ -32,7 +37,12 @@ class Tenant:
     store_ids: list[uuid.UUID]
     emails: dict[Role, str]
     pos_api_key: str
+    barcode_key: bytes
     tokens: dict[Role, str] = field(default_factory=dict)
+
+    def barcode(self, serial_number: str) -> str:
+        """What the pass's barcode says, as a scanner decodes it."""
+        return issue_token(self.barcode_key, serial_number)
 
     def headers(self, role: Role | None = None) -> dict[str, str]:
         """Authorization for a staff role, or for the POS key when ``role`` is None."""
@@ -41,14 +51,18 @@ class Tenant:
 
 
 async def make_tenant(
-    factory: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, name: str = "Shop"
+    factory: async_sessionmaker[AsyncSession],
+    http: httpx.AsyncClient,
+    name: str = "Shop",
+    *,
+    rules: dict[str, Any] | None = None,
 ) -> Tenant:
     slug = f"{name.lower()}-{uuid.uuid4().hex[:8]}"
     async with session_scope(factory) as session:
         merchant = await create_merchant(session, MerchantCreate(name=name, slug=slug))
         scope = MerchantScope(merchant.id)
         program = await create_program(
-            session, scope, ProgramCreate(name=f"{name} rewards", currency="EUR")
+            session, scope, ProgramCreate(name=f"{name} rewards", currency="EUR", rules=rules or {})
         )
         stores = [
             await create_store(
@@ -78,7 +92,9 @@ async def make_tenant(
                 ),
             )
         _, key = await create_api_key(session, scope, ApiKeyCreate(name="till"))
-        tenant = Tenant(merchant.id, program.id, [s.id for s in stores], emails, key.clear)
+        tenant = Tenant(
+            merchant.id, program.id, [s.id for s in stores], emails, key.clear, BARCODE_KEY
+        )
     for role, email in tenant.emails.items():
         response = await http.post(
             "/api/v1/auth/token", data={"username": email, "password": PASSWORD}

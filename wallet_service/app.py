@@ -10,10 +10,15 @@ from fastapi import FastAPI
 from wallet_service import __version__
 from wallet_service.api.problems import install_problem_handlers
 from wallet_service.api.router import api_router
+from wallet_service.apple.issuer import load_apple_issuer
+from wallet_service.apple.router import download_router, passkit_router
 from wallet_service.config import Settings, get_settings
 from wallet_service.db.session import create_engine_for, create_session_factory
 from wallet_service.health import router as health_router
+from wallet_service.links import MemberLinks
+from wallet_service.security.keys import derive_key
 from wallet_service.security.tokens import TokenKeys
+from wallet_service.web import mount_web
 
 __all__ = ["create_app"]
 
@@ -39,8 +44,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.token_keys = TokenKeys(settings.signing_key(), settings.retired_signing_keys())
+    master_key = settings.signing_key()
+    app.state.token_keys = TokenKeys(master_key, settings.retired_signing_keys())
+    app.state.barcode_key = derive_key(master_key, "barcode-token")
+    app.state.links = MemberLinks(settings.public_url, derive_key(master_key, "member-links"))
+    app.state.apple = load_apple_issuer(settings)
     install_problem_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router)
+    app.include_router(passkit_router)
+    app.include_router(download_router)
+    mount_web(app)
     return app

@@ -11,6 +11,7 @@ from typing import Annotated, TypeVar
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from certificates.cli import certs_app
 from wallet_service.api.api_keys.schemas import ApiKeyCreate
 from wallet_service.api.api_keys.service import create_api_key
 from wallet_service.api.merchants.schemas import MerchantCreate
@@ -36,6 +37,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(staff_app, name="staff")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(certs_app, name="certs")
 
 T = TypeVar("T")
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from wallet_service.passes.templates import DEFAULT_TEMPLATES_ROOT
+
 __all__ = ["Environment", "Settings", "get_settings"]
 
 
@@ -42,6 +44,13 @@ class Settings(BaseSettings):
     )
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     log_level: str = "INFO"
+    templates_dir: Path = DEFAULT_TEMPLATES_ROOT
+    apple_pass_type_id: str | None = Field(
+        default=None, description="Defaults to the pass type id in the signing certificate."
+    )
+    apple_team_id: str | None = Field(
+        default=None, description="Defaults to the team id in the signing certificate."
+    )
     idempotency_retention_hours: int = Field(default=72, ge=1)
     worker_interval_seconds: float = Field(default=30.0, gt=0)
 

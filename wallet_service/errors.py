@@ -5,7 +5,9 @@
     ├── Conflict                 the request contradicts current state
     ├── AuthenticationRequired   no or bad credentials
     ├── PermissionDenied         authenticated, but not allowed
-    └── InvalidRequest           well-formed, but not acceptable
+    ├── BadRequest               malformed: a required header or parameter is missing
+    ├── InvalidRequest           well-formed, but not acceptable
+    └── ServiceUnavailable       a part of the service is not configured or not reachable
 
 ``wallet_service.api.problems`` maps them (and the pure domain's errors) to RFC 9457 responses.
 """
@@ -16,10 +18,12 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AuthenticationRequired",
+    "BadRequest",
     "Conflict",
     "InvalidRequest",
     "NotFound",
     "PermissionDenied",
+    "ServiceUnavailable",
     "WalletError",
 ]
 
@@ -58,3 +62,13 @@ class PermissionDenied(WalletError):
 class InvalidRequest(WalletError):
     default_code = "invalid_request"
     title = "Invalid request"
+
+
+class ServiceUnavailable(WalletError):
+    default_code = "service_unavailable"
+    title = "Service unavailable"
+
+
+class BadRequest(WalletError):
+    default_code = "bad_request"
+    title = "Bad request"

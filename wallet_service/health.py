@@ -10,10 +10,32 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from wallet_service.apple.issuer import certificate_report
+from wallet_service.config import Settings
+
 __all__ = ["router"]
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
+
+
+def _certificate_check(settings: Settings) -> dict[str, Any]:
+    report = certificate_report(settings)
+    if report is None:
+        return {"status": "missing"}
+    status = "expired" if report.expired else "expiring" if report.expires_soon else "ok"
+    if status != "ok":
+        logger.warning(
+            "Apple pass certificate %s: %d days to expiry", report.subject, report.days_to_expiry
+        )
+    return {
+        "status": status,
+        "pass_type_id": report.pass_type_id,
+        "team_id": report.team_id,
+        "not_after": report.not_after.isoformat(),
+        "days_to_expiry": report.days_to_expiry,
+        "development": report.development,
+    }
 
 
 @router.get("/healthz")
@@ -34,7 +56,9 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception as exc:  # any driver error means "not ready", never a 500
         logger.warning("readiness: database unreachable: %s", type(exc).__name__)
         checks["database"] = {"status": "unavailable"}
-    ready = all(check["status"] == "ok" for check in checks.values())
+    checks["apple_certificates"] = _certificate_check(request.app.state.settings)
+    # Certificates warn but do not make the service unready: scans and the API still work.
+    ready = checks["database"]["status"] == "ok"
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks},
         status_code=200 if ready else 503,

@@ -100,9 +100,7 @@ async def test_tampered_token_is_rejected(
     header, payload, signature = token.split(".")
     claims = jwt.decode(token, options={"verify_signature": False})
     claims["sub"] = str(uuid.uuid4())
-    forged_payload = jwt.utils.base64url_encode(
-        json.dumps(claims, default=str).encode()
-    ).decode()
+    forged_payload = jwt.utils.base64url_encode(json.dumps(claims, default=str).encode()).decode()
     for forged in (
         f"{header}.{forged_payload}.{signature}",
         f"{header}.{payload}.{signature[:-4]}AAAA",

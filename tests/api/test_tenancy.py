@@ -12,7 +12,6 @@ import uuid
 
 import httpx
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import Tenant, make_tenant
@@ -26,6 +25,7 @@ BODIES = {
     ("PATCH", "/api/v1/staff/{staff_id}"): {"role": "owner"},
     ("POST", "/api/v1/programs/{program_id}/members"): {"given_name": "Eve"},
     ("POST", "/api/v1/members/{member_id}/consents"): [{"purpose": "marketing", "granted": True}],
+    ("POST", "/api/v1/transactions/{transaction_id}/reversal"): {"reason": "hijack"},
 }
 
 
@@ -44,14 +44,31 @@ async def _victim_ids(client: httpx.AsyncClient, victim: Tenant) -> dict[str, st
         "member_id": member.json()["id"],
         "staff_id": staff.json()["data"][0]["id"],
         "key_id": keys.json()["data"][0]["id"],
+        "transaction_id": await _a_transaction_of(client, victim, member.json()["serial_number"]),
     }
 
 
+async def _a_transaction_of(client: httpx.AsyncClient, victim: Tenant, serial: str) -> str:
+    scan = await client.post(
+        "/api/v1/scans",
+        json={"barcode": victim.barcode(serial), "amount": {"value": "10", "currency": "EUR"}},
+        headers={**victim.headers(), "Idempotency-Key": "victim-scan"},
+    )
+    assert scan.status_code == 201, scan.text
+    transaction_id: str = scan.json()["transaction_id"]
+    return transaction_id
+
+
 def _api_routes(app: FastAPI) -> list[tuple[str, str]]:
-    routes = []
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.path.startswith("/api/v1/"):
-            routes.extend((method, route.path) for method in sorted(route.methods))
+    """Every documented ``/api/v1`` operation, read from the OpenAPI schema."""
+    routes = [
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        if path.startswith("/api/v1/")
+        for method in operations
+    ]
+    # Guard against a vacuous pass should the schema ever come back empty.
+    assert len(routes) >= 20, routes
     return routes
 
 
@@ -78,6 +95,7 @@ async def test_merchant_a_cannot_read_or_change_anything_of_merchant_b(
         url = path.format(**victim_ids)
         body = BODIES.get((method, path), {} if method in {"POST", "PATCH"} else None)
         for headers in (attacker_owner, attacker.headers()):
+            headers = {**headers, "Idempotency-Key": f"attack {method} {path}"}
             response = await client.request(method, url, json=body, headers=headers)
             if params:
                 # Another tenant's row is indistinguishable from a missing one (404, not 403).

@@ -20,12 +20,20 @@ from wallet_service.config import Settings
 from wallet_service.db.models import ApiKey, StaffUser
 from wallet_service.db.session import session_scope
 from wallet_service.errors import AuthenticationRequired, PermissionDenied
+from wallet_service.links import MemberLinks
 from wallet_service.security.api_keys import secret_matches, split_api_key
 from wallet_service.security.permissions import ROLE_PERMISSIONS, Permission
 from wallet_service.security.principal import MerchantScope, Principal, PrincipalKind
 from wallet_service.security.tokens import InvalidToken, TokenKeys, read_access_token
 
-__all__ = ["CurrentPrincipal", "SessionDep", "SettingsDep", "TokenKeysDep", "require"]
+__all__ = [
+    "CurrentPrincipal",
+    "LinksDep",
+    "SessionDep",
+    "SettingsDep",
+    "TokenKeysDep",
+    "require",
+]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -43,11 +51,17 @@ def get_token_keys(request: Request) -> TokenKeys:
     return keys
 
 
+def get_links(request: Request) -> MemberLinks:
+    links: MemberLinks = request.app.state.links
+    return links
+
+
 # scope="function": the transaction commits before the response is sent, so a client never
 # sees success for a write that then fails to commit.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TokenKeysDep = Annotated[TokenKeys, Depends(get_token_keys)]
+LinksDep = Annotated[MemberLinks, Depends(get_links)]
 
 _bearer = HTTPBearer(auto_error=False, description="Staff access token or POS API key")
 

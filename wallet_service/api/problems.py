@@ -7,6 +7,7 @@ Every error body is ``application/problem+json`` with ``type``, ``title``, ``sta
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from wallet_service import errors
+from wallet_service.loyalty.errors import DomainError
 
 __all__ = [
     "PROBLEM_CONTENT_TYPE",
@@ -35,6 +37,23 @@ _STATUS_BY_ERROR: dict[type[errors.WalletError], int] = {
     errors.AuthenticationRequired: 401,
     errors.PermissionDenied: 403,
     errors.InvalidRequest: 422,
+    errors.BadRequest: 400,
+    errors.ServiceUnavailable: 503,
+}
+
+# The loyalty domain's errors carry a code and no HTTP; their status is decided here.
+_STATUS_BY_DOMAIN_CODE = {
+    "insufficient_points": 409,
+    "insufficient_cashback": 409,
+    "insufficient_stamps": 409,
+    "reward_out_of_stock": 409,
+    "already_reversed": 409,
+    "not_reversible": 409,
+    "duplicate_transaction": 409,
+    "bonus_already_awarded": 409,
+    "reward_not_found": 404,
+    "unknown_transaction": 404,
+    "ledger_integrity_violation": 500,
 }
 
 _CODE_BY_STATUS = {
@@ -83,7 +102,7 @@ def problem_response(
     title: str | None = None,
     instance: str | None = None,
     headers: dict[str, str] | None = None,
-    **extra: Any,
+    extensions: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"urn:wallet-service:problem:{code}",
@@ -94,7 +113,8 @@ def problem_response(
     }
     if instance:
         body["instance"] = instance
-    body.update(extra)
+    # Extension members never override the standard ones.
+    body.update({k: v for k, v in (extensions or {}).items() if k not in body})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
 
 
@@ -116,7 +136,17 @@ async def _wallet_error(request: Request, exc: Exception) -> JSONResponse:
         title=exc.title,
         instance=request.url.path,
         headers=headers,
-        **exc.extra,
+        extensions=exc.extra,
+    )
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    status = _STATUS_BY_DOMAIN_CODE.get(exc.code, 422)
+    if status >= 500:
+        logger.error("domain invariant broken on %s: %s", request.url.path, exc.message)
+    return problem_response(
+        status, exc.code, exc.message, instance=request.url.path, extensions=exc.details
     )
 
 
@@ -141,7 +171,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         "validation_error",
         "The request is not valid: see errors.",
         instance=request.url.path,
-        errors=details,
+        extensions={"errors": details},
     )
 
 
@@ -167,6 +197,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.WalletError, _wallet_error)
+    app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -11,6 +11,8 @@ from wallet_service.api.merchants.router import router as merchants_router
 from wallet_service.api.programs.router import router as programs_router
 from wallet_service.api.staff.router import router as staff_router
 from wallet_service.api.stores.router import router as stores_router
+from wallet_service.apple.router import logs_router as passkit_logs_router
+from wallet_service.scanning.router import router as scanning_router
 
 __all__ = ["api_router"]
 
@@ -23,5 +25,7 @@ for router in (
     staff_router,
     api_keys_router,
     members_router,
+    passkit_logs_router,
+    scanning_router,
 ):
     api_router.include_router(router)

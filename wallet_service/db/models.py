@@ -34,10 +34,14 @@ __all__ = [
     "Consent",
     "IdempotencyRecord",
     "LedgerEntry",
+    "LedgerTransaction",
     "Member",
     "MemberStatus",
     "Merchant",
+    "PassLogEntry",
+    "PassRegistration",
     "Program",
+    "RewardStock",
     "StaffUser",
     "Store",
 ]
@@ -120,7 +124,13 @@ class Member(TenantMixin, Base):
     status: Mapped[MemberStatus] = mapped_column(_enum(MemberStatus), default=MemberStatus.active)
     points_balance: Mapped[int] = mapped_column(BigInteger, default=0)
     cashback_balance: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
+    stamps_balance: Mapped[int] = mapped_column(Integer, default=0)
     tier: Mapped[str | None] = mapped_column(String(64))
+    referred_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL")
+    )
+    # Number of ledger transactions; the next one takes this position.
+    ledger_length: Mapped[int] = mapped_column(Integer, default=0)
     # Bumped on every change the card shows; the PassKit web service and pushes key off it.
     pass_version: Mapped[int] = mapped_column(Integer, default=1)
     pass_updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -141,18 +151,22 @@ class Consent(TenantMixin, Base):
     source: Mapped[str] = mapped_column(String(64), default="api")
 
 
-class LedgerEntry(TenantMixin, Base):
-    __tablename__ = "ledger_entry"
+class LedgerTransaction(TenantMixin, Base):
+    """One business event of a member's account (purchase, redemption, bonus, ...).
 
-    member_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("member.id", ondelete="CASCADE"), index=True
-    )
-    transaction_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    Append-only. ``position`` orders a member's history exactly as it was posted; the
+    domain (``wallet_service.loyalty``) rebuilds and re-checks the account from it.
+    """
+
+    __tablename__ = "ledger_transaction"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    position: Mapped[int]
     kind: Mapped[str] = mapped_column(String(16))
-    points: Mapped[int] = mapped_column(BigInteger, default=0)
-    cashback: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
-    reason: Mapped[str] = mapped_column(Text, default="")
+    occurred_at: Mapped[datetime]
     channel: Mapped[str] = mapped_column(String(16), default="store")
+    external_reference: Mapped[str | None] = mapped_column(String(255))
+    actor: Mapped[str | None] = mapped_column(String(120))
     store_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("store.id", ondelete="SET NULL"))
     staff_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("staff_user.id", ondelete="SET NULL")
@@ -160,8 +174,55 @@ class LedgerEntry(TenantMixin, Base):
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("api_key.id", ondelete="SET NULL")
     )
-    expires_at: Mapped[datetime | None]
-    reverses_transaction_id: Mapped[uuid.UUID | None]
+    note: Mapped[str] = mapped_column(Text, default="")
+    purchase_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    reverses_transaction_id: Mapped[uuid.UUID | None] = mapped_column(unique=True)
+    bonus_kind: Mapped[str | None] = mapped_column(String(32))
+    bonus_reference: Mapped[str | None] = mapped_column(String(120))
+    related_member_id: Mapped[uuid.UUID | None]
+    reward_code: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        UniqueConstraint("member_id", "position"),
+        # Backs up the domain's "once only" bonuses against concurrent workers.
+        UniqueConstraint("member_id", "bonus_kind", "bonus_reference"),
+    )
+
+
+class LedgerEntry(TenantMixin, Base):
+    """One signed movement of points, cashback money or stamps within a transaction."""
+
+    __tablename__ = "ledger_entry"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), index=True
+    )
+    transaction_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ledger_transaction.id", ondelete="CASCADE"), index=True
+    )
+    entry_key: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16))
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    cashback: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
+    stamps: Mapped[int] = mapped_column(Integer, default=0)
+    lot_expires_at: Mapped[datetime | None]
+    # Which point lots a debit consumed: [[lot entry_key, points], ...]
+    draws: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
+    reverses_entry_key: Mapped[str | None] = mapped_column(String(120))
+
+    __table_args__ = (UniqueConstraint("member_id", "entry_key"),)
+
+
+class RewardStock(TenantMixin, Base):
+    """Units of a limited reward handed out; locked and bumped by each redemption."""
+
+    __tablename__ = "reward_stock"
+
+    program_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("program.id", ondelete="CASCADE"))
+    reward_code: Mapped[str] = mapped_column(String(64))
+    redeemed: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (UniqueConstraint("program_id", "reward_code"),)
 
 
 class IdempotencyRecord(TenantMixin, Base):
@@ -175,3 +236,37 @@ class IdempotencyRecord(TenantMixin, Base):
     response_body: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     __table_args__ = (UniqueConstraint("merchant_id", "key"),)
+
+
+class PassRegistration(TenantMixin, Base):
+    """A device that added a pass and wants its updates (PassKit web service)."""
+
+    __tablename__ = "pass_registration"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), index=True
+    )
+    device_library_identifier: Mapped[str] = mapped_column(String(128), index=True)
+    pass_type_identifier: Mapped[str] = mapped_column(String(255))
+    serial_number: Mapped[str] = mapped_column(String(36))
+    push_token: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("device_library_identifier", "pass_type_identifier", "serial_number"),
+    )
+
+
+class PassLogEntry(Base):
+    """A message a device posted to ``/v1/log``.
+
+    Devices log without credentials, so ``merchant_id`` is set only when the message names one
+    of a merchant's serial numbers; the rest are for the operator.
+    """
+
+    __tablename__ = "pass_log_entry"
+
+    merchant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("merchant.id", ondelete="CASCADE"), index=True
+    )
+    message: Mapped[str] = mapped_column(Text)

@@ -7,12 +7,13 @@ old one in ``WALLET_PREVIOUS_SECRET_KEYS`` until its tokens expire) needs no boo
 from __future__ import annotations
 
 import hashlib
-import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
+
+from wallet_service.security.keys import derive_key
 
 __all__ = ["AccessClaims", "InvalidToken", "TokenKeys", "issue_access_token", "read_access_token"]
 
@@ -34,7 +35,7 @@ class AccessClaims:
 
 def _derive(key: bytes) -> bytes:
     # Domain separation: the server key also signs barcodes and pass tokens.
-    return hmac.new(key, b"wallet-service/access-token", hashlib.sha256).digest()
+    return derive_key(key, "access-token")
 
 
 def _key_id(derived: bytes) -> str:

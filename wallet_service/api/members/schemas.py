@@ -54,4 +54,6 @@ class MemberRead(ReadModel):
     cashback_balance: Decimal
     tier: str | None
     consents: list[ConsentRead] = Field(default_factory=list)
+    apple_pass_url: str = Field(default="", description="The member's Add to Apple Wallet link")
+    card_url: str = Field(default="", description="The member's card page")
     created_at: datetime

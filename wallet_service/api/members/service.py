@@ -8,15 +8,24 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wallet_service.api.members import accounts
 from wallet_service.api.members.schemas import ConsentChange, MemberCreate
 from wallet_service.api.programs.service import get_program
 from wallet_service.api.stores.service import get_store
+from wallet_service.db.base import utcnow
 from wallet_service.db.models import Consent, Member
 from wallet_service.db.repository import count_and_list, get_scoped, scoped_select
 from wallet_service.errors import Conflict
 from wallet_service.security.principal import MerchantScope
 
-__all__ = ["create_member", "current_consents", "get_member", "list_members", "record_consents"]
+__all__ = [
+    "create_member",
+    "current_consents",
+    "get_member",
+    "list_members",
+    "member_by_serial",
+    "record_consents",
+]
 
 
 async def create_member(
@@ -26,6 +35,7 @@ async def create_member(
     data: MemberCreate,
     *,
     source: str,
+    posting_source: accounts.PostingSource,
 ) -> Member:
     program = await get_program(session, scope, program_id)
     if data.home_store_id is not None:
@@ -53,6 +63,12 @@ async def create_member(
     session.add(member)
     await session.flush()
     await record_consents(session, scope, member, data.consents, source=source)
+    account = await accounts.load_account(session, member)
+    welcome = account.loyalty.award_welcome_bonus(
+        account.ledger, accounts.new_context(posting_source, utcnow(), "welcome bonus")
+    )
+    if welcome is not None:
+        await accounts.post(session, account, welcome, posting_source)
     return member
 
 

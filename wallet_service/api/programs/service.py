@@ -4,21 +4,49 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wallet_service.api.members.accounts import default_rules
 from wallet_service.api.programs.schemas import ProgramCreate, ProgramUpdate
 from wallet_service.db.models import Program
 from wallet_service.db.repository import count_and_list, get_scoped, scoped_select
+from wallet_service.errors import InvalidRequest
+from wallet_service.loyalty.rules import ProgramRules
 from wallet_service.security.principal import MerchantScope
 
-__all__ = ["create_program", "get_program", "list_programs", "update_program"]
+__all__ = [
+    "create_program",
+    "get_program",
+    "list_programs",
+    "update_program",
+    "validated_rules",
+]
+
+
+def validated_rules(rules: dict[str, Any] | None, currency: str) -> dict[str, Any]:
+    """The rules, checked by the loyalty domain and normalised; defaults when none are given."""
+    if not rules:
+        return default_rules(currency)
+    if rules.get("currency", currency) != currency:
+        raise InvalidRequest(
+            f"The rules' currency must be the program's ({currency}).", code="currency_mismatch"
+        )
+    # InvalidProgramRules (a DomainError) carries the path of the offending field.
+    return ProgramRules.from_dict({**rules, "currency": currency}).to_dict()
 
 
 async def create_program(
     session: AsyncSession, scope: MerchantScope, data: ProgramCreate
 ) -> Program:
-    program = Program(merchant_id=scope.merchant_id, **data.model_dump())
+    program = Program(
+        merchant_id=scope.merchant_id,
+        name=data.name,
+        currency=data.currency,
+        template=data.template,
+        rules=validated_rules(data.rules, data.currency),
+    )
     session.add(program)
     await session.flush()
     return program
@@ -43,7 +71,10 @@ async def update_program(
     session: AsyncSession, scope: MerchantScope, program_id: uuid.UUID, data: ProgramUpdate
 ) -> Program:
     program = await get_program(session, scope, program_id)
-    for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if "rules" in changes:
+        changes["rules"] = validated_rules(changes["rules"], program.currency)
+    for field, value in changes.items():
         setattr(program, field, value)
     await session.flush()
     return program

@@ -12,9 +12,6 @@ from wallet_service.api.schemas import ReadModel
 
 __all__ = ["StoreCreate", "StoreRead", "StoreUpdate"]
 
-Latitude = Field(ge=-90, le=90)
-Longitude = Field(ge=-180, le=180)
-
 
 def _known_timezone(value: str | None) -> str | None:
     if value is not None and value not in zoneinfo.available_timezones():
@@ -25,8 +22,8 @@ def _known_timezone(value: str | None) -> str | None:
 class StoreCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     address: str = Field(default="", max_length=500)
-    latitude: float = Latitude
-    longitude: float = Longitude
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
     timezone: str = "UTC"
 
     _timezone = field_validator("timezone")(_known_timezone)
@@ -35,8 +32,8 @@ class StoreCreate(BaseModel):
 class StoreUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     address: str | None = Field(default=None, max_length=500)
-    latitude: float | None = Latitude
-    longitude: float | None = Longitude
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
     timezone: str | None = None
 
     _timezone = field_validator("timezone")(_known_timezone)

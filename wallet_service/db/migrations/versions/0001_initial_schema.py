@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 11:46:33.216049
+Create Date: 2026-11-25 12:04:08.330499
 """
 
 from collections.abc import Sequence
@@ -52,6 +52,25 @@ def upgrade() -> None:
     with op.batch_alter_table("idempotency_record", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_idempotency_record_merchant_id"), ["merchant_id"], unique=False
+        )
+
+    op.create_table(
+        "pass_log_entry",
+        sa.Column("merchant_id", sa.Uuid(), nullable=True),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", wallet_service.db.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchant.id"],
+            name=op.f("fk_pass_log_entry_merchant_id_merchant"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pass_log_entry")),
+    )
+    with op.batch_alter_table("pass_log_entry", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_pass_log_entry_merchant_id"), ["merchant_id"], unique=False
         )
 
     op.create_table(
@@ -140,7 +159,10 @@ def upgrade() -> None:
         ),
         sa.Column("points_balance", sa.BigInteger(), nullable=False),
         sa.Column("cashback_balance", sa.Numeric(precision=18, scale=4), nullable=False),
+        sa.Column("stamps_balance", sa.Integer(), nullable=False),
         sa.Column("tier", sa.String(length=64), nullable=True),
+        sa.Column("referred_by_id", sa.Uuid(), nullable=True),
+        sa.Column("ledger_length", sa.Integer(), nullable=False),
         sa.Column("pass_version", sa.Integer(), nullable=False),
         sa.Column("pass_updated_at", wallet_service.db.base.UTCDateTime(), nullable=False),
         sa.Column("merchant_id", sa.Uuid(), nullable=False),
@@ -164,6 +186,12 @@ def upgrade() -> None:
             name=op.f("fk_member_program_id_program"),
             ondelete="CASCADE",
         ),
+        sa.ForeignKeyConstraint(
+            ["referred_by_id"],
+            ["member.id"],
+            name=op.f("fk_member_referred_by_id_member"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_member")),
         sa.UniqueConstraint(
             "merchant_id",
@@ -175,6 +203,36 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("member", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_member_merchant_id"), ["merchant_id"], unique=False)
+
+    op.create_table(
+        "reward_stock",
+        sa.Column("program_id", sa.Uuid(), nullable=False),
+        sa.Column("reward_code", sa.String(length=64), nullable=False),
+        sa.Column("redeemed", sa.Integer(), nullable=False),
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", wallet_service.db.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchant.id"],
+            name=op.f("fk_reward_stock_merchant_id_merchant"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["program_id"],
+            ["program.id"],
+            name=op.f("fk_reward_stock_program_id_program"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reward_stock")),
+        sa.UniqueConstraint(
+            "program_id", "reward_code", name=op.f("uq_reward_stock_program_id_reward_code")
+        ),
+    )
+    with op.batch_alter_table("reward_stock", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_reward_stock_merchant_id"), ["merchant_id"], unique=False
+        )
 
     op.create_table(
         "staff_user",
@@ -239,28 +297,137 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_consent_merchant_id"), ["merchant_id"], unique=False)
 
     op.create_table(
-        "ledger_entry",
+        "ledger_transaction",
         sa.Column("member_id", sa.Uuid(), nullable=False),
-        sa.Column("transaction_id", sa.Uuid(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("points", sa.BigInteger(), nullable=False),
-        sa.Column("cashback", sa.Numeric(precision=18, scale=4), nullable=False),
-        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("occurred_at", wallet_service.db.base.UTCDateTime(), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("external_reference", sa.String(length=255), nullable=True),
+        sa.Column("actor", sa.String(length=120), nullable=True),
         sa.Column("store_id", sa.Uuid(), nullable=True),
         sa.Column("staff_user_id", sa.Uuid(), nullable=True),
         sa.Column("api_key_id", sa.Uuid(), nullable=True),
-        sa.Column("expires_at", wallet_service.db.base.UTCDateTime(), nullable=True),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("purchase_amount", sa.Numeric(precision=18, scale=4), nullable=True),
         sa.Column("reverses_transaction_id", sa.Uuid(), nullable=True),
+        sa.Column("bonus_kind", sa.String(length=32), nullable=True),
+        sa.Column("bonus_reference", sa.String(length=120), nullable=True),
+        sa.Column("related_member_id", sa.Uuid(), nullable=True),
+        sa.Column("reward_code", sa.String(length=64), nullable=True),
         sa.Column("merchant_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", wallet_service.db.base.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["api_key_id"],
             ["api_key.id"],
-            name=op.f("fk_ledger_entry_api_key_id_api_key"),
+            name=op.f("fk_ledger_transaction_api_key_id_api_key"),
             ondelete="SET NULL",
         ),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["member.id"],
+            name=op.f("fk_ledger_transaction_member_id_member"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchant.id"],
+            name=op.f("fk_ledger_transaction_merchant_id_merchant"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["staff_user_id"],
+            ["staff_user.id"],
+            name=op.f("fk_ledger_transaction_staff_user_id_staff_user"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["store_id"],
+            ["store.id"],
+            name=op.f("fk_ledger_transaction_store_id_store"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_transaction")),
+        sa.UniqueConstraint(
+            "member_id",
+            "bonus_kind",
+            "bonus_reference",
+            name=op.f("uq_ledger_transaction_member_id_bonus_kind_bonus_reference"),
+        ),
+        sa.UniqueConstraint(
+            "member_id", "position", name=op.f("uq_ledger_transaction_member_id_position")
+        ),
+        sa.UniqueConstraint(
+            "reverses_transaction_id", name=op.f("uq_ledger_transaction_reverses_transaction_id")
+        ),
+    )
+    with op.batch_alter_table("ledger_transaction", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_ledger_transaction_merchant_id"), ["merchant_id"], unique=False
+        )
+
+    op.create_table(
+        "pass_registration",
+        sa.Column("member_id", sa.Uuid(), nullable=False),
+        sa.Column("device_library_identifier", sa.String(length=128), nullable=False),
+        sa.Column("pass_type_identifier", sa.String(length=255), nullable=False),
+        sa.Column("serial_number", sa.String(length=36), nullable=False),
+        sa.Column("push_token", sa.String(length=255), nullable=False),
+        sa.Column("updated_at", wallet_service.db.base.UTCDateTime(), nullable=False),
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", wallet_service.db.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["member.id"],
+            name=op.f("fk_pass_registration_member_id_member"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"],
+            ["merchant.id"],
+            name=op.f("fk_pass_registration_merchant_id_merchant"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pass_registration")),
+        sa.UniqueConstraint(
+            "device_library_identifier",
+            "pass_type_identifier",
+            "serial_number",
+            name=op.f(
+                "uq_pass_registration_device_library_identifier_pass_type_identifier_serial_number"
+            ),
+        ),
+    )
+    with op.batch_alter_table("pass_registration", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_pass_registration_device_library_identifier"),
+            ["device_library_identifier"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_pass_registration_member_id"), ["member_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_pass_registration_merchant_id"), ["merchant_id"], unique=False
+        )
+
+    op.create_table(
+        "ledger_entry",
+        sa.Column("member_id", sa.Uuid(), nullable=False),
+        sa.Column("transaction_id", sa.Uuid(), nullable=False),
+        sa.Column("entry_key", sa.String(length=120), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("points", sa.BigInteger(), nullable=False),
+        sa.Column("cashback", sa.Numeric(precision=18, scale=4), nullable=False),
+        sa.Column("stamps", sa.Integer(), nullable=False),
+        sa.Column("lot_expires_at", wallet_service.db.base.UTCDateTime(), nullable=True),
+        sa.Column("draws", sa.JSON(), nullable=False),
+        sa.Column("reverses_entry_key", sa.String(length=120), nullable=True),
+        sa.Column("merchant_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", wallet_service.db.base.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["member_id"],
             ["member.id"],
@@ -274,18 +441,15 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["staff_user_id"],
-            ["staff_user.id"],
-            name=op.f("fk_ledger_entry_staff_user_id_staff_user"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["store_id"],
-            ["store.id"],
-            name=op.f("fk_ledger_entry_store_id_store"),
-            ondelete="SET NULL",
+            ["transaction_id"],
+            ["ledger_transaction.id"],
+            name=op.f("fk_ledger_entry_transaction_id_ledger_transaction"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_entry")),
+        sa.UniqueConstraint(
+            "member_id", "entry_key", name=op.f("uq_ledger_entry_member_id_entry_key")
+        ),
     )
     with op.batch_alter_table("ledger_entry", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ledger_entry_member_id"), ["member_id"], unique=False)
@@ -307,6 +471,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ledger_entry_member_id"))
 
     op.drop_table("ledger_entry")
+    with op.batch_alter_table("pass_registration", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_pass_registration_merchant_id"))
+        batch_op.drop_index(batch_op.f("ix_pass_registration_member_id"))
+        batch_op.drop_index(batch_op.f("ix_pass_registration_device_library_identifier"))
+
+    op.drop_table("pass_registration")
+    with op.batch_alter_table("ledger_transaction", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ledger_transaction_merchant_id"))
+
+    op.drop_table("ledger_transaction")
     with op.batch_alter_table("consent", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_consent_merchant_id"))
         batch_op.drop_index(batch_op.f("ix_consent_member_id"))
@@ -316,6 +490,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_staff_user_merchant_id"))
 
     op.drop_table("staff_user")
+    with op.batch_alter_table("reward_stock", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reward_stock_merchant_id"))
+
+    op.drop_table("reward_stock")
     with op.batch_alter_table("member", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_member_merchant_id"))
 
@@ -332,6 +510,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_program_merchant_id"))
 
     op.drop_table("program")
+    with op.batch_alter_table("pass_log_entry", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_pass_log_entry_merchant_id"))
+
+    op.drop_table("pass_log_entry")
     with op.batch_alter_table("idempotency_record", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_idempotency_record_merchant_id"))
 

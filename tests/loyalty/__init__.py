@@ -1,0 +1,1 @@
+"""Specifications of the pure loyalty domain, runnable without a database."""

@@ -1,0 +1,96 @@
+"""``Idempotency-Key``: a retried mutating call returns the first answer instead of acting twice.
+
+The record is written in the same transaction as the change it describes, so either both
+exist or neither does. Callers check for a replay only after locking the row the call
+changes: a concurrent duplicate then waits for the first to commit and finds its record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wallet_service.db.models import IdempotencyRecord
+from wallet_service.db.repository import scoped_select
+from wallet_service.errors import Conflict, InvalidRequest
+from wallet_service.security.principal import MerchantScope
+
+__all__ = ["IdempotencyKeyDep", "IdempotentCall", "StoredResponse"]
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IdempotentCall:
+    """One mutating call: its key and a fingerprint of what it asked for."""
+
+    key: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, key: str, path: str, payload: Any) -> IdempotentCall:
+        canonical = json.dumps([path, payload], sort_keys=True, separators=(",", ":"), default=str)
+        return cls(key=key, fingerprint=hashlib.sha256(canonical.encode()).hexdigest())
+
+    async def replay(self, session: AsyncSession, scope: MerchantScope) -> StoredResponse | None:
+        """The first answer for this key, or ``None``; a different request under it is a 409."""
+        record = (
+            await session.execute(
+                scoped_select(scope, IdempotencyRecord).where(IdempotencyRecord.key == self.key)
+            )
+        ).scalar_one_or_none()
+        if record is None:
+            return None
+        if record.request_fingerprint != self.fingerprint:
+            raise Conflict(
+                "This Idempotency-Key was already used for a different request.",
+                code="idempotency_key_reused",
+            )
+        return StoredResponse(record.status_code, record.response_body)
+
+    async def remember(
+        self, session: AsyncSession, scope: MerchantScope, response: StoredResponse
+    ) -> None:
+        session.add(
+            IdempotencyRecord(
+                merchant_id=scope.merchant_id,
+                key=self.key,
+                request_fingerprint=self.fingerprint,
+                status_code=response.status_code,
+                response_body=response.body,
+            )
+        )
+        try:
+            await session.flush()
+        except IntegrityError as exc:
+            # The same key raced in on another row at the same moment: the first one wins.
+            raise Conflict(
+                "A request with this Idempotency-Key is being processed.",
+                code="idempotency_key_reused",
+            ) from exc
+
+
+def _idempotency_key(
+    idempotency_key: Annotated[
+        str | None,
+        Header(description="Unique per operation; a retry with the same key does nothing twice."),
+    ] = None,
+) -> str | None:
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+        raise InvalidRequest(
+            "Idempotency-Key must be 1 to 255 characters.", code="invalid_idempotency_key"
+        )
+    return idempotency_key
+
+
+IdempotencyKeyDep = Annotated[str | None, Depends(_idempotency_key)]

@@ -1,0 +1,288 @@
+"""A member's loyalty account: the domain ledger, persisted append-only.
+
+Every balance change goes through :func:`post`: it appends the domain's transaction and
+entries, refreshes the member's cached balances and tier from the resulting ledger (so the
+cache always equals the ledger sum), and bumps the pass version when the card changed.
+Callers lock the member row first (:func:`~wallet_service.api.members.service.get_member`
+with ``for_update=True``), so concurrent postings on one member are serialised.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wallet_service.db.base import utcnow
+from wallet_service.db.models import LedgerEntry as EntryRow
+from wallet_service.db.models import LedgerTransaction as TransactionRow
+from wallet_service.db.models import Member, Program
+from wallet_service.loyalty import (
+    BonusKind,
+    EntryKind,
+    LedgerEntry,
+    LedgerTransaction,
+    LotDraw,
+    LoyaltyProgram,
+    MemberLedger,
+    MemberState,
+    Posting,
+    TransactionContext,
+    TransactionKind,
+)
+from wallet_service.loyalty.rules import ProgramRules
+from wallet_service.security.principal import Principal
+
+__all__ = [
+    "Account",
+    "PostingSource",
+    "default_rules",
+    "load_account",
+    "loyalty_program",
+    "new_context",
+    "post",
+    "touch_pass",
+]
+
+
+def default_rules(currency: str) -> dict[str, Any]:
+    """Rules for a program created without any: one point per currency unit, one tier."""
+    return ProgramRules.from_dict(
+        {
+            "version": 1,
+            "currency": currency,
+            "earn": {"points_per_currency_unit": "1"},
+            "tiers": [{"code": "member", "name": "Member"}],
+        }
+    ).to_dict()
+
+
+def touch_pass(member: Member) -> None:
+    """Record that what the card shows changed: a new pass version for devices to fetch.
+
+    Each version's timestamp is at least one second after the previous one, because HTTP
+    dates (``Last-Modified`` / ``If-Modified-Since``) have whole-second resolution and two
+    versions in one second would look identical to a device.
+    """
+    member.pass_version += 1
+    member.pass_updated_at = max(utcnow(), member.pass_updated_at + timedelta(seconds=1))
+
+
+@lru_cache(maxsize=256)
+def _program_from_json(rules_json: str) -> LoyaltyProgram:
+    return LoyaltyProgram(ProgramRules.from_dict(json.loads(rules_json)))
+
+
+def loyalty_program(program: Program) -> LoyaltyProgram:
+    """The program's rules as the domain runs them (parsed once per distinct rule set)."""
+    return _program_from_json(json.dumps(program.rules, sort_keys=True))
+
+
+@dataclass(frozen=True)
+class Account:
+    member: Member
+    program: Program
+    loyalty: LoyaltyProgram
+    ledger: MemberLedger
+
+    def state(self, at: datetime) -> MemberState:
+        return self.loyalty.member_state(self.ledger, at)
+
+
+@dataclass(frozen=True)
+class PostingSource:
+    """Who posted a transaction, from where, through which channel."""
+
+    channel: str = "store"
+    store_id: uuid.UUID | None = None
+    staff_user_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+    external_reference: str | None = None
+
+    @classmethod
+    def from_principal(
+        cls,
+        principal: Principal,
+        *,
+        channel: str = "store",
+        store_id: uuid.UUID | None = None,
+        external_reference: str | None = None,
+    ) -> PostingSource:
+        return cls(
+            channel=channel,
+            store_id=store_id,
+            staff_user_id=principal.staff_user_id,
+            api_key_id=principal.api_key_id,
+            external_reference=external_reference,
+        )
+
+    @property
+    def actor(self) -> str | None:
+        if self.staff_user_id:
+            return f"staff:{self.staff_user_id}"
+        if self.api_key_id:
+            return f"api_key:{self.api_key_id}"
+        return "system"
+
+
+def new_context(source: PostingSource, at: datetime, note: str = "") -> TransactionContext:
+    return TransactionContext(
+        transaction_id=str(uuid.uuid4()),
+        occurred_at=at,
+        actor=source.actor,
+        store_id=str(source.store_id) if source.store_id else None,
+        note=note,
+    )
+
+
+def _entry_to_domain(row: EntryRow) -> LedgerEntry:
+    return LedgerEntry(
+        entry_id=row.entry_key,
+        kind=EntryKind(row.kind),
+        points=row.points,
+        cashback=Decimal(row.cashback).normalize() if row.cashback else Decimal(0),
+        stamps=row.stamps,
+        lot_expires_at=row.lot_expires_at,
+        draws=tuple(LotDraw(lot, int(points)) for lot, points in row.draws),
+        reverses_entry_id=row.reverses_entry_key,
+    )
+
+
+def _transaction_to_domain(row: TransactionRow, entries: list[EntryRow]) -> LedgerTransaction:
+    return LedgerTransaction(
+        transaction_id=str(row.id),
+        kind=TransactionKind(row.kind),
+        occurred_at=row.occurred_at,
+        entries=tuple(_entry_to_domain(e) for e in entries),
+        actor=row.actor,
+        store_id=str(row.store_id) if row.store_id else None,
+        note=row.note,
+        purchase_amount=row.purchase_amount,
+        reverses_transaction_id=str(row.reverses_transaction_id)
+        if row.reverses_transaction_id
+        else None,
+        bonus_kind=BonusKind(row.bonus_kind) if row.bonus_kind else None,
+        bonus_reference=row.bonus_reference,
+        related_member_id=str(row.related_member_id) if row.related_member_id else None,
+        reward_code=row.reward_code,
+    )
+
+
+async def load_account(session: AsyncSession, member: Member) -> Account:
+    """The member's account rebuilt from its stored history (lock the member first)."""
+    program = await session.get(Program, member.program_id)
+    assert program is not None  # a foreign key guarantees it
+    loyalty = loyalty_program(program)
+    transactions = (
+        (
+            await session.execute(
+                select(TransactionRow)
+                .where(TransactionRow.member_id == member.id)
+                .order_by(TransactionRow.position)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    entries = (
+        (
+            await session.execute(
+                select(EntryRow).where(EntryRow.member_id == member.id).order_by(EntryRow.entry_key)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    by_transaction: dict[uuid.UUID, list[EntryRow]] = {}
+    for entry in entries:
+        by_transaction.setdefault(entry.transaction_id, []).append(entry)
+    for rows in by_transaction.values():
+        rows.sort(key=lambda e: int(e.entry_key.rsplit(":", 1)[1]))
+    ledger = MemberLedger(
+        loyalty.rules.currency,
+        (_transaction_to_domain(t, by_transaction.get(t.id, [])) for t in transactions),
+        # Stored history was checked when it was posted; re-checking it on every scan
+        # would make each scan cost O(history) twice.
+        verify=False,
+    )
+    return Account(member=member, program=program, loyalty=loyalty, ledger=ledger)
+
+
+async def post(
+    session: AsyncSession, account: Account, posting: Posting, source: PostingSource
+) -> Account:
+    """Append the posting's transaction, refresh the member's caches, bump the pass."""
+    member = account.member
+    transaction = posting.transaction
+    row = TransactionRow(
+        id=uuid.UUID(transaction.transaction_id),
+        merchant_id=member.merchant_id,
+        member_id=member.id,
+        position=member.ledger_length,
+        kind=transaction.kind.value,
+        occurred_at=transaction.occurred_at,
+        channel=source.channel,
+        external_reference=source.external_reference,
+        actor=transaction.actor,
+        store_id=source.store_id,
+        staff_user_id=source.staff_user_id,
+        api_key_id=source.api_key_id,
+        note=transaction.note,
+        purchase_amount=transaction.purchase_amount,
+        reverses_transaction_id=uuid.UUID(transaction.reverses_transaction_id)
+        if transaction.reverses_transaction_id
+        else None,
+        bonus_kind=transaction.bonus_kind.value if transaction.bonus_kind else None,
+        bonus_reference=transaction.bonus_reference,
+        related_member_id=uuid.UUID(transaction.related_member_id)
+        if transaction.related_member_id
+        else None,
+        reward_code=transaction.reward_code,
+    )
+    session.add(row)
+    # Without ORM relationships the unit of work does not order the inserts: the parent
+    # transaction row must exist before its entries reference it.
+    await session.flush()
+    for entry in transaction.entries:
+        session.add(
+            EntryRow(
+                merchant_id=member.merchant_id,
+                member_id=member.id,
+                transaction_id=row.id,
+                entry_key=entry.entry_id,
+                kind=entry.kind.value,
+                points=entry.points,
+                cashback=entry.cashback,
+                stamps=entry.stamps,
+                lot_expires_at=entry.lot_expires_at,
+                draws=[[d.lot_entry_id, d.points] for d in entry.draws],
+                reverses_entry_key=entry.reverses_entry_id,
+            )
+        )
+    member.ledger_length += 1
+    updated = Account(
+        member=member, program=account.program, loyalty=account.loyalty, ledger=posting.ledger
+    )
+    balances = posting.balances
+    tier = updated.state(transaction.occurred_at).tier.tier.code
+    shown_before = (
+        member.points_balance,
+        member.cashback_balance,
+        member.stamps_balance,
+        member.tier,
+    )
+    member.points_balance = balances.points
+    member.cashback_balance = balances.cashback
+    member.stamps_balance = balances.stamps
+    member.tier = tier
+    if (balances.points, balances.cashback, balances.stamps, tier) != shown_before:
+        touch_pass(member)
+    await session.flush()
+    return updated

@@ -1,0 +1,80 @@
+"""What a member's card shows: the neutral ``CardState`` built from the database.
+
+Both wallet adapters (Apple now, Google later) render from this one function, so a balance
+or tier change looks the same everywhere.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from geofence import Coordinates, nearest
+from wallet_service.db.models import Member, MemberStatus, Merchant, Program, Store
+from wallet_service.db.repository import scoped_select
+from wallet_service.passes.model import CardState, Money, PassLocation
+from wallet_service.scanning.token import issue_token
+from wallet_service.security.principal import MerchantScope
+
+__all__ = ["MAX_PASS_LOCATIONS", "barcode_alt_text", "card_state_for"]
+
+MAX_PASS_LOCATIONS = 10
+
+
+def barcode_alt_text(serial_number: str) -> str:
+    """The human-readable code under the barcode, for typing when a scan fails."""
+    return serial_number.replace("-", "")[:12].upper()
+
+
+async def _pass_locations(
+    session: AsyncSession, scope: MerchantScope, member: Member, merchant_name: str
+) -> list[PassLocation]:
+    stores = list((await session.execute(scoped_select(scope, Store))).scalars())
+    if not stores:
+        return []
+    home = next((s for s in stores if s.id == member.home_store_id), stores[0])
+    chosen = nearest(
+        stores,
+        Coordinates(home.latitude, home.longitude),
+        position=lambda s: Coordinates(s.latitude, s.longitude),
+        limit=MAX_PASS_LOCATIONS,
+    )
+    return [
+        PassLocation(
+            s.latitude, s.longitude, f"{s.name} is nearby: show your {merchant_name} card."
+        )
+        for s in chosen
+    ]
+
+
+async def card_state_for(
+    session: AsyncSession,
+    member: Member,
+    *,
+    barcode_key: bytes,
+    card_page_url: str,
+) -> CardState:
+    scope = MerchantScope(member.merchant_id)
+    program = await session.get(Program, member.program_id)
+    merchant = await session.get(Merchant, member.merchant_id)
+    assert program is not None and merchant is not None  # foreign keys guarantee both
+    name = f"{member.given_name} {member.family_name}".strip() or "Member"
+    return CardState(
+        serial_number=member.serial_number,
+        member_name=name,
+        balance_points=member.points_balance,
+        tier_name=member.tier or "Member",
+        next_tier_name=None,
+        points_to_next_tier=None,
+        progress_text="",
+        barcode_message=issue_token(barcode_key, member.serial_number),
+        barcode_alt_text=barcode_alt_text(member.serial_number),
+        card_page_url=card_page_url,
+        program_name=program.name,
+        organization_name=merchant.name,
+        last_modified=member.pass_updated_at,
+        cashback=Money(member.cashback_balance, program.currency)
+        if member.cashback_balance
+        else None,
+        locations=await _pass_locations(session, scope, member, merchant.name),
+        voided=member.status is not MemberStatus.active,
+    )

@@ -1,0 +1,136 @@
+"""PassKit web service persistence: device registrations, update queries, device logs."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wallet_service.db.models import Member, PassLogEntry, PassRegistration
+
+__all__ = [
+    "MAX_LOG_MESSAGE_CHARS",
+    "decode_update_tag",
+    "encode_update_tag",
+    "register_device",
+    "serials_updated_since",
+    "store_device_logs",
+    "unregister_device",
+]
+
+MAX_LOG_MESSAGE_CHARS = 2_000
+_SERIAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def encode_update_tag(moment: datetime) -> str:
+    """``lastUpdated``: microseconds since the epoch, as the string Apple requires."""
+    return str(int(moment.timestamp() * 1_000_000))
+
+
+def decode_update_tag(tag: str) -> datetime:
+    """Raises ``ValueError`` for anything we did not hand out."""
+    if not tag.isdigit() or len(tag) > 20:
+        raise ValueError("not an update tag")
+    return datetime.fromtimestamp(int(tag) / 1_000_000, UTC)
+
+
+async def register_device(
+    session: AsyncSession,
+    member: Member,
+    *,
+    device_library_identifier: str,
+    pass_type_identifier: str,
+    push_token: str,
+) -> bool:
+    """Record the registration; ``True`` when it is new, ``False`` when it existed."""
+    existing = (
+        await session.execute(
+            select(PassRegistration).where(
+                PassRegistration.device_library_identifier == device_library_identifier,
+                PassRegistration.pass_type_identifier == pass_type_identifier,
+                PassRegistration.serial_number == member.serial_number,
+            )
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        existing.push_token = push_token
+        await session.flush()
+        return False
+    session.add(
+        PassRegistration(
+            merchant_id=member.merchant_id,
+            member_id=member.id,
+            device_library_identifier=device_library_identifier,
+            pass_type_identifier=pass_type_identifier,
+            serial_number=member.serial_number,
+            push_token=push_token,
+        )
+    )
+    await session.flush()
+    return True
+
+
+async def unregister_device(
+    session: AsyncSession,
+    member: Member,
+    *,
+    device_library_identifier: str,
+    pass_type_identifier: str,
+) -> None:
+    await session.execute(
+        delete(PassRegistration).where(
+            PassRegistration.device_library_identifier == device_library_identifier,
+            PassRegistration.pass_type_identifier == pass_type_identifier,
+            PassRegistration.serial_number == member.serial_number,
+        )
+    )
+
+
+async def serials_updated_since(
+    session: AsyncSession,
+    *,
+    device_library_identifier: str,
+    pass_type_identifier: str,
+    since: datetime | None,
+) -> tuple[list[str], datetime | None]:
+    """Serials of the device's passes changed after ``since``, and the newest change."""
+    statement = (
+        select(Member.serial_number, Member.pass_updated_at)
+        .join(PassRegistration, PassRegistration.member_id == Member.id)
+        .where(
+            PassRegistration.device_library_identifier == device_library_identifier,
+            PassRegistration.pass_type_identifier == pass_type_identifier,
+        )
+    )
+    if since is not None:
+        statement = statement.where(Member.pass_updated_at > since)
+    rows = (await session.execute(statement.order_by(Member.serial_number))).all()
+    if not rows:
+        return [], None
+    return [serial for serial, _ in rows], max(updated for _, updated in rows)
+
+
+async def store_device_logs(session: AsyncSession, messages: Sequence[str]) -> None:
+    """Keep device error reports, attributed to the merchant whose pass they name."""
+    serials = {s for message in messages for s in _SERIAL.findall(message)}
+    owners: dict[str, uuid.UUID] = {}
+    if serials:
+        rows = await session.execute(
+            select(Member.serial_number, Member.merchant_id).where(
+                Member.serial_number.in_(serials)
+            )
+        )
+        owners = {serial: merchant_id for serial, merchant_id in rows.all()}
+    for message in messages:
+        named = [owners[s] for s in _SERIAL.findall(message) if s in owners]
+        session.add(
+            PassLogEntry(
+                merchant_id=named[0] if named else None,
+                message=message[:MAX_LOG_MESSAGE_CHARS],
+            )
+        )
+    await session.flush()

@@ -1,0 +1,307 @@
+"""Apple Wallet over HTTP: the PassKit web service, pass downloads, and device logs.
+
+The PassKit routes follow Apple's protocol (``{webServiceURL}/v1/...``): devices prove
+themselves per pass with ``Authorization: ApplePass <authenticationToken>``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wallet_service.api.deps import SessionDep, require
+from wallet_service.api.members.cards import card_state_for
+from wallet_service.api.members.service import member_by_serial
+from wallet_service.api.problems import responses
+from wallet_service.api.schemas import Page, PageParamsDep, ReadModel
+from wallet_service.apple import registrations
+from wallet_service.apple.issuer import AppleIssuer, AppleWalletUnavailable
+from wallet_service.apple.pkpass import PKPASS_MEDIA_TYPE
+from wallet_service.db.models import Member, PassLogEntry, Program
+from wallet_service.db.repository import count_and_list
+from wallet_service.errors import AuthenticationRequired, InvalidRequest, NotFound
+from wallet_service.links import MemberLinks
+from wallet_service.security.permissions import Permission
+from wallet_service.security.principal import Principal
+
+__all__ = ["download_router", "logs_router", "passkit_router"]
+
+
+def get_apple_issuer(request: Request) -> AppleIssuer:
+    issuer: AppleIssuer | None = request.app.state.apple
+    if issuer is None:
+        raise AppleWalletUnavailable(
+            "Apple Wallet passes need signing certificates: run `wallet-service certs dev` "
+            "(development) or `wallet-service certs import` (production)."
+        )
+    return issuer
+
+
+AppleIssuerDep = Annotated[AppleIssuer, Depends(get_apple_issuer)]
+DeviceId = Annotated[str, Path(min_length=1, max_length=128)]
+PassTypeId = Annotated[str, Path(min_length=1, max_length=255)]
+SerialNumber = Annotated[str, Path(min_length=1, max_length=64)]
+
+passkit_router = APIRouter(prefix="/passkit/v1", tags=["PassKit web service"])
+download_router = APIRouter(prefix="/wallet/apple", tags=["Apple Wallet"])
+logs_router = APIRouter(prefix="/passkit", tags=["Apple Wallet"])
+
+
+class RegistrationBody(BaseModel):
+    pushToken: str = Field(min_length=1, max_length=255)  # noqa: N815 - Apple's key
+
+
+class SerialNumbers(BaseModel):
+    serialNumbers: list[str]  # noqa: N815 - Apple's key
+    lastUpdated: str  # noqa: N815 - Apple's key; must be a string
+
+
+class DeviceLogs(BaseModel):
+    logs: list[str] = Field(max_length=100)
+
+
+class PassLogRead(ReadModel):
+    id: uuid.UUID
+    message: str
+    created_at: datetime
+
+
+def _known_pass_type(issuer: AppleIssuer, pass_type_identifier: str) -> None:
+    if pass_type_identifier != issuer.pass_type_id:
+        raise NotFound("Unknown pass type identifier.", code="unknown_pass_type")
+
+
+async def _authenticated_pass(
+    session: AsyncSession,
+    issuer: AppleIssuer,
+    pass_type_identifier: str,
+    serial_number: str,
+    authorization: str | None,
+) -> Member:
+    _known_pass_type(issuer, pass_type_identifier)
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme != "ApplePass" or not issuer.authenticates(serial_number, token.strip()):
+        raise AuthenticationRequired("Wrong or missing ApplePass token.", code="invalid_pass_token")
+    member = await member_by_serial(session, serial_number)
+    if member is None:
+        raise NotFound("No such pass.", code="pass_not_found")
+    return member
+
+
+def _http_date(moment: datetime) -> str:
+    return email.utils.format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
+
+
+def _not_modified_since(member: Member, if_modified_since: str | None) -> bool:
+    if not if_modified_since:
+        return False
+    try:
+        since = email.utils.parsedate_to_datetime(if_modified_since)
+    except (TypeError, ValueError):
+        return False  # an unreadable date means "send the pass"
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return member.pass_updated_at.replace(microsecond=0) <= since
+
+
+async def _pkpass_response(
+    request: Request, session: AsyncSession, issuer: AppleIssuer, member: Member
+) -> Response:
+    program = await session.get(Program, member.program_id)
+    assert program is not None
+    headers = {
+        "Last-Modified": _http_date(member.pass_updated_at),
+        "Cache-Control": "no-cache",
+        "Content-Disposition": 'attachment; filename="loyalty-card.pkpass"',
+    }
+    if request.method == "HEAD":
+        return Response(status_code=200, media_type=PKPASS_MEDIA_TYPE, headers=headers)
+    links: MemberLinks = request.app.state.links
+    card = await card_state_for(
+        session,
+        member,
+        barcode_key=request.app.state.barcode_key,
+        card_page_url=links.card_page_url(member.serial_number),
+    )
+    content = await issuer.issue(card, program.template)
+    return Response(content=content, media_type=PKPASS_MEDIA_TYPE, headers=headers)
+
+
+@passkit_router.post(
+    "/devices/{device_library_identifier}/registrations/{pass_type_identifier}/{serial_number}",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "Already registered"}, **responses(401, 404, 422)},
+)
+async def register_device(
+    device_library_identifier: DeviceId,
+    pass_type_identifier: PassTypeId,
+    serial_number: SerialNumber,
+    body: RegistrationBody,
+    response: Response,
+    session: SessionDep,
+    issuer: AppleIssuerDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> None:
+    """A device added the pass and asks for its updates."""
+    member = await _authenticated_pass(
+        session, issuer, pass_type_identifier, serial_number, authorization
+    )
+    created = await registrations.register_device(
+        session,
+        member,
+        device_library_identifier=device_library_identifier,
+        pass_type_identifier=pass_type_identifier,
+        push_token=body.pushToken,
+    )
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+
+
+@passkit_router.delete(
+    "/devices/{device_library_identifier}/registrations/{pass_type_identifier}/{serial_number}",
+    responses=responses(401, 404),
+)
+async def unregister_device(
+    device_library_identifier: DeviceId,
+    pass_type_identifier: PassTypeId,
+    serial_number: SerialNumber,
+    session: SessionDep,
+    issuer: AppleIssuerDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> None:
+    """The pass was removed from the device."""
+    member = await _authenticated_pass(
+        session, issuer, pass_type_identifier, serial_number, authorization
+    )
+    await registrations.unregister_device(
+        session,
+        member,
+        device_library_identifier=device_library_identifier,
+        pass_type_identifier=pass_type_identifier,
+    )
+
+
+@passkit_router.get(
+    "/devices/{device_library_identifier}/registrations/{pass_type_identifier}",
+    response_model=SerialNumbers,
+    responses={204: {"description": "No pass changed"}, **responses(400, 404)},
+)
+async def list_updated_serials(
+    device_library_identifier: DeviceId,
+    pass_type_identifier: PassTypeId,
+    session: SessionDep,
+    issuer: AppleIssuerDep,
+    passes_updated_since: Annotated[str | None, Query(alias="passesUpdatedSince")] = None,
+) -> Response | SerialNumbers:
+    """Serial numbers of this device's passes that changed since the tag it last got."""
+    _known_pass_type(issuer, pass_type_identifier)
+    try:
+        since = (
+            registrations.decode_update_tag(passes_updated_since) if passes_updated_since else None
+        )
+    except ValueError as exc:
+        raise InvalidRequest(
+            "passesUpdatedSince is not a tag this service issued.", code="invalid_update_tag"
+        ) from exc
+    serials, last_updated = await registrations.serials_updated_since(
+        session,
+        device_library_identifier=device_library_identifier,
+        pass_type_identifier=pass_type_identifier,
+        since=since,
+    )
+    if not serials or last_updated is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return SerialNumbers(
+        serialNumbers=serials, lastUpdated=registrations.encode_update_tag(last_updated)
+    )
+
+
+_PASS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {PKPASS_MEDIA_TYPE: {}}, "description": "The signed pass"},
+    304: {"description": "Not modified since If-Modified-Since"},
+    **responses(401, 404),
+}
+
+
+@passkit_router.head(
+    "/passes/{pass_type_identifier}/{serial_number}",
+    response_class=Response,
+    responses=_PASS_RESPONSES,
+    operation_id="latest_pass_headers",
+)
+@passkit_router.get(
+    "/passes/{pass_type_identifier}/{serial_number}",
+    response_class=Response,
+    responses=_PASS_RESPONSES,
+    operation_id="latest_pass",
+)
+async def latest_pass(
+    request: Request,
+    pass_type_identifier: PassTypeId,
+    serial_number: SerialNumber,
+    session: SessionDep,
+    issuer: AppleIssuerDep,
+    authorization: Annotated[str | None, Header()] = None,
+    if_modified_since: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The latest version of a pass (304 when the device's copy is current)."""
+    member = await _authenticated_pass(
+        session, issuer, pass_type_identifier, serial_number, authorization
+    )
+    if _not_modified_since(member, if_modified_since):
+        return Response(
+            status_code=status.HTTP_304_NOT_MODIFIED,
+            headers={"Last-Modified": _http_date(member.pass_updated_at)},
+        )
+    return await _pkpass_response(request, session, issuer, member)
+
+
+@passkit_router.post("/log", status_code=status.HTTP_200_OK, responses=responses(422))
+async def device_log(body: DeviceLogs, session: SessionDep) -> None:
+    """Devices report web service problems here; the merchant reads them via the API."""
+    await registrations.store_device_logs(session, body.logs)
+
+
+@download_router.get(
+    "/{serial_number}/{token}.pkpass",
+    response_class=Response,
+    responses={200: {"content": {PKPASS_MEDIA_TYPE: {}}}, **responses(404, 503)},
+)
+async def download_pass(
+    request: Request,
+    serial_number: SerialNumber,
+    token: Annotated[str, Path(max_length=64)],
+    session: SessionDep,
+    issuer: AppleIssuerDep,
+) -> Response:
+    """The customer's *Add to Apple Wallet* link."""
+    links: MemberLinks = request.app.state.links
+    member = None
+    if links.matches(serial_number, token):
+        member = await member_by_serial(session, serial_number)
+    if member is None:
+        raise NotFound("No such pass.", code="pass_not_found")
+    return await _pkpass_response(request, session, issuer, member)
+
+
+Reader = Annotated[Principal, Depends(require(Permission.merchant_read))]
+
+
+@logs_router.get("/logs", response_model=Page[PassLogRead], responses=responses(401, 403))
+async def list_device_logs(
+    session: SessionDep, principal: Reader, page: PageParamsDep
+) -> Page[PassLogRead]:
+    """What Wallet on customers' devices reported about this merchant's passes."""
+    statement = (
+        select(PassLogEntry)
+        .where(PassLogEntry.merchant_id == principal.scope.merchant_id)
+        .order_by(PassLogEntry.created_at.desc(), PassLogEntry.id)
+    )
+    count, rows = await count_and_list(session, statement, offset=page.offset, limit=page.limit)
+    return Page(data=[PassLogRead.model_validate(r) for r in rows], count=count)

@@ -1,0 +1,31 @@
+"""A member's private links: the card page and the *Add to Apple Wallet* download.
+
+Both carry a MAC of the serial number, so they are unguessable without storing anything,
+and the serial alone (printed in the barcode) opens nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wallet_service.security.keys import url_token, url_token_matches
+
+__all__ = ["MemberLinks"]
+
+
+@dataclass(frozen=True)
+class MemberLinks:
+    public_url: str
+    key: bytes
+
+    def token(self, serial_number: str) -> str:
+        return url_token(self.key, serial_number)
+
+    def matches(self, serial_number: str, token: str) -> bool:
+        return url_token_matches(self.key, serial_number, token)
+
+    def card_page_url(self, serial_number: str) -> str:
+        return f"{self.public_url}/card/{serial_number}/{self.token(serial_number)}"
+
+    def apple_pass_url(self, serial_number: str) -> str:
+        return f"{self.public_url}/wallet/apple/{serial_number}/{self.token(serial_number)}.pkpass"

@@ -1,0 +1,1 @@
+"""In-store scanning: the barcode token carried by passes, rotating TOTP codes, and the POS flow."""

@@ -1,0 +1,132 @@
+"""``/api/v1/scans``, ``/api/v1/redemptions``, ``/api/v1/transactions/{id}/reversal``.
+
+Used by the scanner page and by POS / e-commerce integrations. Every mutating call needs an
+``Idempotency-Key`` (online orders may use their ``order_id`` instead).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import JSONResponse
+
+from wallet_service.api.deps import SessionDep, require
+from wallet_service.api.idempotency import IdempotencyKeyDep, IdempotentCall, StoredResponse
+from wallet_service.api.problems import responses
+from wallet_service.db.base import utcnow
+from wallet_service.errors import BadRequest
+from wallet_service.scanning import service
+from wallet_service.scanning.schemas import (
+    LookupRead,
+    RedemptionCreate,
+    RedemptionRead,
+    ReversalCreate,
+    ReversalRead,
+    ScanCreate,
+    ScanRead,
+)
+from wallet_service.security.permissions import Permission
+from wallet_service.security.principal import Principal
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["scanning"])
+
+Scanner = Annotated[Principal, Depends(require(Permission.scans_write))]
+Reader = Annotated[Principal, Depends(require(Permission.members_read))]
+_MUTATION_ERRORS = responses(400, 401, 403, 404, 409, 422)
+
+
+def _barcode_key(request: Request) -> bytes:
+    key: bytes = request.app.state.barcode_key
+    return key
+
+
+def _call(key: str | None, request: Request, payload: object) -> IdempotentCall:
+    if not key:
+        raise BadRequest(
+            "Send an Idempotency-Key header so a retried request is not applied twice.",
+            code="idempotency_key_required",
+        )
+    return IdempotentCall.of(key, request.url.path, payload)
+
+
+def _json(stored: StoredResponse) -> JSONResponse:
+    return JSONResponse(stored.body, status_code=stored.status_code)
+
+
+@router.get(
+    "/scans/lookup", response_model=LookupRead, responses=responses(401, 403, 404, 409, 422)
+)
+async def lookup_card(
+    request: Request,
+    session: SessionDep,
+    principal: Reader,
+    barcode: Annotated[str, Query(min_length=1, max_length=512)],
+) -> LookupRead:
+    """Check a card without crediting it: member, balance, tier and usable rewards."""
+    return await service.lookup_card(session, principal, barcode, _barcode_key(request), utcnow())
+
+
+@router.post(
+    "/scans",
+    response_model=ScanRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=_MUTATION_ERRORS,
+)
+async def record_scan(
+    request: Request,
+    data: ScanCreate,
+    session: SessionDep,
+    principal: Scanner,
+    idempotency_key: IdempotencyKeyDep,
+) -> JSONResponse:
+    """Credit a purchase (in store or online) to the card's member."""
+    if idempotency_key is None and data.channel == "online" and data.order_id:
+        idempotency_key = f"online-order:{data.order_id}"
+    call = _call(idempotency_key, request, data.model_dump(mode="json"))
+    stored = await service.record_scan(
+        session, principal, data, call, _barcode_key(request), utcnow()
+    )
+    return _json(stored)
+
+
+@router.post(
+    "/redemptions",
+    response_model=RedemptionRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=_MUTATION_ERRORS,
+)
+async def redeem_reward(
+    request: Request,
+    data: RedemptionCreate,
+    session: SessionDep,
+    principal: Scanner,
+    idempotency_key: IdempotencyKeyDep,
+) -> JSONResponse:
+    """Spend points on a catalog reward; the answer says what to give the customer."""
+    call = _call(idempotency_key, request, data.model_dump(mode="json"))
+    stored = await service.redeem(session, principal, data, call, _barcode_key(request), utcnow())
+    return _json(stored)
+
+
+@router.post(
+    "/transactions/{transaction_id}/reversal",
+    response_model=ReversalRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=_MUTATION_ERRORS,
+)
+async def reverse_transaction(
+    request: Request,
+    transaction_id: uuid.UUID,
+    data: ReversalCreate,
+    session: SessionDep,
+    principal: Scanner,
+    idempotency_key: IdempotencyKeyDep,
+) -> JSONResponse:
+    """Undo a mistaken scan or redemption exactly (once)."""
+    call = _call(idempotency_key, request, data.model_dump(mode="json"))
+    stored = await service.reverse(session, principal, transaction_id, data, call, utcnow())
+    return _json(stored)

@@ -1,0 +1,301 @@
+"""The till: look up a card, credit a purchase, redeem a reward, reverse a mistake.
+
+Each mutating operation locks the member row, then checks its ``Idempotency-Key``, then
+posts through the loyalty domain and stores its answer, all in the request's one
+transaction: concurrent redemptions on one card queue on the lock (no overspending), and a
+retried request finds the first answer instead of crediting twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wallet_service.api.idempotency import IdempotentCall, StoredResponse
+from wallet_service.api.members.accounts import (
+    Account,
+    PostingSource,
+    load_account,
+    new_context,
+    post,
+)
+from wallet_service.api.stores.service import get_store
+from wallet_service.db.models import LedgerTransaction, Member, MemberStatus, RewardStock
+from wallet_service.db.repository import get_scoped, scoped_select
+from wallet_service.errors import Conflict, NotFound, PermissionDenied
+from wallet_service.loyalty import Basket, BasketLine, TierMovement
+from wallet_service.scanning.schemas import (
+    LookupRead,
+    MemberSummary,
+    RedemptionCreate,
+    RedemptionRead,
+    ReversalCreate,
+    ReversalRead,
+    RewardOption,
+    RewardRead,
+    ScanCreate,
+    ScanRead,
+    TierRead,
+)
+from wallet_service.scanning.token import verify_token
+from wallet_service.security.principal import MerchantScope, Principal
+
+__all__ = ["lookup_card", "record_scan", "redeem", "reverse"]
+
+
+async def _card(
+    session: AsyncSession, scope: MerchantScope, barcode: str, key: bytes, *, for_update: bool
+) -> Member:
+    serial = verify_token(key, barcode)  # InvalidBarcode: forged or garbled, no database hit
+    statement = scoped_select(scope, Member).where(Member.serial_number == serial)
+    if for_update:
+        statement = statement.with_for_update()
+    member = (await session.execute(statement)).scalar_one_or_none()
+    if member is None:
+        # Another merchant's card looks exactly like an unknown one.
+        raise NotFound("No member carries this card.", code="member_not_found")
+    if member.status is not MemberStatus.active:
+        raise Conflict(f"This card is {member.status.value}.", code="card_voided")
+    return member
+
+
+async def _store_for(
+    session: AsyncSession, principal: Principal, requested: uuid.UUID | None
+) -> uuid.UUID | None:
+    if principal.store_id and requested and requested != principal.store_id:
+        raise PermissionDenied(
+            "You can only record scans at your own store.", code="store_not_allowed"
+        )
+    store_id = requested or principal.store_id
+    if store_id is not None:
+        await get_store(session, principal.scope, store_id)
+    return store_id
+
+
+async def _stock_used(session: AsyncSession, account: Account) -> dict[str, int]:
+    rows = await session.execute(
+        select(RewardStock.reward_code, RewardStock.redeemed).where(
+            RewardStock.program_id == account.program.id
+        )
+    )
+    return {code: redeemed for code, redeemed in rows.all()}
+
+
+async def _locked_stock(session: AsyncSession, account: Account, reward_code: str) -> RewardStock:
+    statement = (
+        select(RewardStock)
+        .where(RewardStock.program_id == account.program.id, RewardStock.reward_code == reward_code)
+        .with_for_update()
+    )
+    row = (await session.execute(statement)).scalar_one_or_none()
+    if row is not None:
+        return row
+    try:
+        async with session.begin_nested():
+            session.add(
+                RewardStock(
+                    merchant_id=account.member.merchant_id,
+                    program_id=account.program.id,
+                    reward_code=reward_code,
+                    redeemed=0,
+                )
+            )
+    except IntegrityError:
+        pass  # created by a concurrent redemption a moment ago: lock that row instead
+    return (await session.execute(statement)).scalar_one()
+
+
+def _summary(account: Account, at: datetime) -> MemberSummary:
+    state = account.state(at)
+    member = account.member
+    return MemberSummary(
+        id=member.id,
+        serial_number=member.serial_number,
+        name=f"{member.given_name} {member.family_name}".strip() or "Member",
+        status=member.status.value,
+        points_balance=state.balances.points,
+        cashback_balance=state.balances.cashback,
+        currency=state.currency,
+        stamps=state.balances.stamps,
+        stamps_per_card=state.stamps_per_card,
+        tier=TierRead(code=state.tier.tier.code, name=state.tier.tier.name),
+        progress_text=state.progress_text(),
+        points_expiring_soon=state.expiring_soon.points,
+    )
+
+
+async def _options(session: AsyncSession, account: Account, at: datetime) -> list[RewardOption]:
+    options = account.loyalty.reward_options(
+        account.ledger, at, stock_used=await _stock_used(session, account)
+    )
+    return [
+        RewardOption(
+            code=o.reward.code,
+            name=o.reward.name,
+            kind=o.reward.kind.value,
+            cost_points=o.reward.cost_points,
+            usable=o.usable,
+            reasons=list(o.codes),
+        )
+        for o in options
+    ]
+
+
+async def _expire_due(
+    session: AsyncSession, account: Account, source: PostingSource, at: datetime
+) -> Account:
+    """Post expiries that fell due, so balances and redemptions see only live points."""
+    posting = account.loyalty.expire_due_points(account.ledger, new_context(source, at, "expiry"))
+    return account if posting is None else await post(session, account, posting, source)
+
+
+async def lookup_card(
+    session: AsyncSession, principal: Principal, barcode: str, key: bytes, at: datetime
+) -> LookupRead:
+    member = await _card(session, principal.scope, barcode, key, for_update=False)
+    account = await load_account(session, member)
+    return LookupRead(member=_summary(account, at), rewards=await _options(session, account, at))
+
+
+async def record_scan(
+    session: AsyncSession,
+    principal: Principal,
+    data: ScanCreate,
+    call: IdempotentCall,
+    key: bytes,
+    at: datetime,
+) -> StoredResponse:
+    store_id = await _store_for(session, principal, data.store_id)
+    member = await _card(session, principal.scope, data.barcode, key, for_update=True)
+    if (stored := await call.replay(session, principal.scope)) is not None:
+        return stored
+    source = PostingSource.from_principal(
+        principal, channel=data.channel, store_id=store_id, external_reference=data.order_id
+    )
+    account = await _expire_due(session, await load_account(session, member), source, at)
+    basket = Basket(
+        amount=data.amount.value,
+        currency=data.amount.currency,
+        lines=tuple(
+            BasketLine(
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                category=line.category,
+            )
+            for line in data.lines
+        ),
+    )
+    outcome = account.loyalty.record_purchase(account.ledger, basket, new_context(source, at))
+    account = await post(session, account, outcome.posting, source)
+    body = ScanRead(
+        transaction_id=uuid.UUID(outcome.posting.transaction.transaction_id),
+        member=_summary(account, at),
+        points_earned=outcome.earn.total_points,
+        cashback_earned=outcome.cashback,
+        stamps_earned=outcome.stamps.stamps_added if outcome.stamps else 0,
+        tier_changed=outcome.tier_movement is not TierMovement.UNCHANGED,
+        rewards=await _options(session, account, at),
+    )
+    response = StoredResponse(201, body.model_dump(mode="json"))
+    await call.remember(session, principal.scope, response)
+    return response
+
+
+async def redeem(
+    session: AsyncSession,
+    principal: Principal,
+    data: RedemptionCreate,
+    call: IdempotentCall,
+    key: bytes,
+    at: datetime,
+) -> StoredResponse:
+    store_id = await _store_for(session, principal, data.store_id)
+    member = await _card(session, principal.scope, data.barcode, key, for_update=True)
+    if (stored := await call.replay(session, principal.scope)) is not None:
+        return stored
+    source = PostingSource.from_principal(principal, store_id=store_id)
+    account = await _expire_due(session, await load_account(session, member), source, at)
+    reward = account.loyalty.rules.reward(data.reward_code)
+    stock = await _locked_stock(session, account, reward.code) if reward.stock is not None else None
+    redemption = account.loyalty.redeem_reward(
+        account.ledger,
+        reward.code,
+        new_context(source, at, f"reward {reward.code}"),
+        stock_used=stock.redeemed if stock else 0,
+        basket_amount=data.basket_amount,
+    )
+    if stock is not None:
+        stock.redeemed += 1
+    account = await post(session, account, redemption.posting, source)
+    grant = redemption.grant
+    body = RedemptionRead(
+        transaction_id=uuid.UUID(redemption.posting.transaction.transaction_id),
+        member=_summary(account, at),
+        reward=RewardRead(
+            code=reward.code,
+            name=reward.name,
+            kind=reward.kind.value,
+            discount_amount=grant.discount_amount,
+            discount_percent=grant.discount_percent,
+            product_sku=grant.product_sku,
+            charity_name=grant.charity_name,
+            donation_amount=grant.donation_amount,
+        ),
+        rewards=await _options(session, account, at),
+    )
+    response = StoredResponse(201, body.model_dump(mode="json"))
+    await call.remember(session, principal.scope, response)
+    return response
+
+
+async def reverse(
+    session: AsyncSession,
+    principal: Principal,
+    transaction_id: uuid.UUID,
+    data: ReversalCreate,
+    call: IdempotentCall,
+    at: datetime,
+) -> StoredResponse:
+    original = await get_scoped(
+        session, principal.scope, LedgerTransaction, transaction_id, what="transaction"
+    )
+    store_id = await _store_for(
+        session, principal, original.store_id if principal.store_id else None
+    )
+    member = await get_scoped(
+        session, principal.scope, Member, original.member_id, what="member", for_update=True
+    )
+    if (stored := await call.replay(session, principal.scope)) is not None:
+        return stored
+    source = PostingSource.from_principal(principal, store_id=store_id)
+    account = await load_account(session, member)
+    posting = account.loyalty.reverse(
+        account.ledger, str(original.id), new_context(source, at, data.reason)
+    )
+    if original.reward_code:
+        stock = (
+            await session.execute(
+                select(RewardStock)
+                .where(
+                    RewardStock.program_id == account.program.id,
+                    RewardStock.reward_code == original.reward_code,
+                )
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        if stock is not None and stock.redeemed > 0:
+            stock.redeemed -= 1  # the unit goes back on the shelf
+    account = await post(session, account, posting, source)
+    body = ReversalRead(
+        transaction_id=uuid.UUID(posting.transaction.transaction_id),
+        reversed_transaction_id=original.id,
+        member=_summary(account, at),
+    )
+    response = StoredResponse(201, body.model_dump(mode="json"))
+    await call.remember(session, principal.scope, response)
+    return response
