@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export WALLET_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test lint format bench install certs db demo services system-deps clean
+.PHONY: run test lint format bench bench-deps install certs db demo services system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
@@ -61,7 +61,11 @@ format: install
 test: install services system-deps lint
 	$(BIN)/pytest
 
-bench: install services
+# wrk drives the scan benchmark: a C load generator does not starve the server of CPU.
+bench-deps:
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+
+bench: install services bench-deps
 	$(BIN)/python -m bench
 
 clean:

@@ -57,6 +57,7 @@ def test_demo_is_idempotent_and_prints_working_credentials(data_dir: Path) -> No
             for table in ("merchant", "program", "store", "staff_user", "api_key")
         }
     assert counts == {"merchant": 1, "program": 1, "store": 2, "staff_user": 2, "api_key": 1}
+    assert seed["member_barcode"].startswith("LW1.")
 
 
 def test_merchant_staff_and_apikey_commands(data_dir: Path) -> None:

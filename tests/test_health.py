@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
+from certificates.dev import generate_dev_chain
 from wallet_service.app import create_app
 from wallet_service.config import Settings
+from wallet_service.db import migrate
 
 
 async def test_healthz_and_readyz_answer_when_the_database_is_up(client: httpx.AsyncClient) -> None:
@@ -15,6 +18,10 @@ async def test_healthz_and_readyz_answer_when_the_database_is_up(client: httpx.A
     ready = await client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"]["database"]["status"] == "ok"
+    certificates = ready.json()["checks"]["apple_certificates"]
+    assert certificates["status"] == "ok" and certificates["development"] is True
+    assert certificates["days_to_expiry"] > 30
+    assert "key" not in str(certificates).lower()
 
 
 async def test_openapi_documents_problem_responses(client: httpx.AsyncClient) -> None:
@@ -40,3 +47,27 @@ async def test_readyz_says_unavailable_when_the_database_is_down(tmp_path: Path)
     assert ready.status_code == 503
     assert ready.json()["checks"]["database"]["status"] == "unavailable"
     assert live.status_code == 200
+
+
+async def test_readyz_warns_when_the_pass_certificate_expires_within_30_days(tmp_path: Path) -> None:
+    generate_dev_chain(
+        tmp_path / "certs",
+        "pass.test.expiring",
+        "TEAM",
+        now=datetime.now(UTC) - timedelta(days=365 - 10),  # dev pass certificates last a year
+    )
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'wallet.db'}",
+        data_dir=tmp_path,
+        secret_key="unused-secret-key-unused-secret-key",  # type: ignore[arg-type]
+    )
+    migrate.upgrade(settings.resolved_database_url)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as http:
+            ready = await http.get("/readyz")
+    assert ready.status_code == 200  # still serving: scans do not need the certificate
+    certificates = ready.json()["checks"]["apple_certificates"]
+    assert certificates["status"] == "expiring"
+    assert 0 < certificates["days_to_expiry"] <= 30

@@ -23,6 +23,9 @@ from wallet_service.db import migrate
 from wallet_service.db.session import create_engine_for, create_session_factory, session_scope
 from wallet_service.demo import seed_demo
 from wallet_service.errors import WalletError
+from wallet_service.links import MemberLinks
+from wallet_service.scanning.token import issue_token
+from wallet_service.security.keys import derive_key
 from wallet_service.security.permissions import Role
 from wallet_service.security.principal import MerchantScope
 
@@ -173,8 +176,17 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
     seed = _run_in_transaction(
         lambda session: seed_demo(session, settings.data_dir / "demo-credentials.json")
     )
+    links = MemberLinks(settings.public_url, derive_key(settings.signing_key(), "member-links"))
+    barcode = issue_token(
+        derive_key(settings.signing_key(), "barcode-token"), seed.member_serial_number
+    )
+    extra = {
+        "member_barcode": barcode,
+        "member_apple_pass_url": links.apple_pass_url(seed.member_serial_number),
+        "member_card_url": links.card_page_url(seed.member_serial_number),
+    }
     if as_json:
-        typer.echo(json.dumps(seed.as_json(), indent=2))
+        typer.echo(json.dumps({**seed.as_json(), **extra}, indent=2))
         return
     typer.echo(
         "\n".join(
@@ -185,6 +197,10 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
                 f"Owner          {seed.owner_email} / {seed.owner_password}",
                 f"Cashier        {seed.cashier_email} / {seed.cashier_password}",
                 f"POS API key    {seed.pos_api_key}",
+                f"Demo member    {seed.member_id} (barcode {barcode})",
+                f"  Apple pass   {extra['member_apple_pass_url']}",
+                f"  Card page    {extra['member_card_url']}",
+                f"Scanner page   {settings.public_url}/scanner",
             ]
         )
     )

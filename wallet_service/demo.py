@@ -19,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wallet_service.api.api_keys.schemas import ApiKeyCreate
 from wallet_service.api.api_keys.service import create_api_key
+from wallet_service.api.members.accounts import PostingSource
+from wallet_service.api.members.schemas import ConsentChange, MemberCreate
+from wallet_service.api.members.service import create_member
 from wallet_service.api.merchants.schemas import MerchantCreate
 from wallet_service.api.merchants.service import create_merchant, get_merchant_by_slug
 from wallet_service.api.programs.schemas import ProgramCreate
@@ -27,8 +30,9 @@ from wallet_service.api.staff.schemas import StaffCreate
 from wallet_service.api.staff.service import create_staff
 from wallet_service.api.stores.schemas import StoreCreate
 from wallet_service.api.stores.service import create_store
-from wallet_service.db.models import ApiKey, Program, StaffUser, Store
+from wallet_service.db.models import ApiKey, Member, Program, StaffUser, Store
 from wallet_service.db.repository import scoped_select
+from wallet_service.loyalty.examples import coffee_shop_rules
 from wallet_service.security.api_keys import secret_matches, split_api_key
 from wallet_service.security.passwords import hash_password
 from wallet_service.security.permissions import Role
@@ -41,6 +45,7 @@ OWNER_EMAIL = "owner@maison-cafeine.example"
 CASHIER_EMAIL = "cashier@maison-cafeine.example"
 PROGRAM_NAME = "Caféine Rewards"
 POS_KEY_NAME = "Demo till"
+MEMBER_EMAIL = "camille.martin@example.com"
 STORES = (
     StoreCreate(
         name="Maison Caféine Marais",
@@ -69,6 +74,8 @@ class DemoSeed:
     cashier_email: str
     cashier_password: str
     pos_api_key: str
+    member_id: uuid.UUID
+    member_serial_number: str
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -140,6 +147,34 @@ async def _ensure_pos_key(
     return generated.clear
 
 
+async def _ensure_member(
+    session: AsyncSession, scope: MerchantScope, program_id: uuid.UUID, store_id: uuid.UUID
+) -> Member:
+    existing = (
+        await session.execute(
+            scoped_select(scope, Member).where(
+                Member.program_id == program_id, Member.email == MEMBER_EMAIL
+            )
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    return await create_member(
+        session,
+        scope,
+        program_id,
+        MemberCreate(
+            given_name="Camille",
+            family_name="Martin",
+            email=MEMBER_EMAIL,
+            home_store_id=store_id,
+            consents=[ConsentChange(purpose="geolocated_offers", granted=True)],
+        ),
+        source="demo",
+        posting_source=PostingSource(channel="enrolment"),
+    )
+
+
 async def seed_demo(session: AsyncSession, credentials_path: Path) -> DemoSeed:
     credentials = _credentials(credentials_path)
     merchant = await get_merchant_by_slug(session, DEMO_SLUG)
@@ -154,7 +189,11 @@ async def seed_demo(session: AsyncSession, credentials_path: Path) -> DemoSeed:
     ).scalar_one_or_none()
     if program is None:
         program = await create_program(
-            session, scope, ProgramCreate(name=PROGRAM_NAME, currency="EUR", template="points")
+            session,
+            scope,
+            ProgramCreate(
+                name=PROGRAM_NAME, currency="EUR", template="points", rules=coffee_shop_rules()
+            ),
         )
 
     store_ids = []
@@ -175,6 +214,7 @@ async def seed_demo(session: AsyncSession, credentials_path: Path) -> DemoSeed:
     credentials["pos_api_key"] = await _ensure_pos_key(
         session, scope, credentials.get("pos_api_key")
     )
+    member = await _ensure_member(session, scope, program.id, store_ids[0])
     await session.flush()
     _save_credentials(credentials_path, credentials)
     return DemoSeed(
@@ -186,4 +226,6 @@ async def seed_demo(session: AsyncSession, credentials_path: Path) -> DemoSeed:
         cashier_email=CASHIER_EMAIL,
         cashier_password=credentials["cashier_password"],
         pos_api_key=credentials["pos_api_key"],
+        member_id=member.id,
+        member_serial_number=member.serial_number,
     )

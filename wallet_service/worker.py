@@ -1,26 +1,42 @@
-"""The background worker: periodic housekeeping that must not run inside requests.
+"""The background worker: periodic jobs that must not run inside requests.
 
-Run by ``wallet-service worker``; several workers may run at once, since every job is a
-single idempotent statement. Today it purges idempotency records past their retention.
+Run by ``wallet-service worker``. Several workers may run at once: every job locks the row it
+changes and the loyalty domain refuses to pay a bonus or expire a lot twice (backed by
+unique constraints), so overlapping runs do nothing twice.
+
+Jobs: expire points whose lots fell due, pay birthday bonuses, and purge idempotency records
+past their retention.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from wallet_service.api.members.accounts import PostingSource, load_account, new_context, post
 from wallet_service.config import Settings
 from wallet_service.db.base import utcnow
-from wallet_service.db.models import IdempotencyRecord
+from wallet_service.db.models import IdempotencyRecord, LedgerEntry, Member, MemberStatus
 from wallet_service.db.session import create_engine_for, create_session_factory, session_scope
 
-__all__ = ["purge_idempotency_records", "run_worker"]
+__all__ = ["LoyaltyJobReport", "purge_idempotency_records", "run_loyalty_jobs", "run_worker"]
 
 logger = logging.getLogger(__name__)
+SYSTEM = PostingSource(channel="system")
+LOYALTY_JOBS_EVERY_SECONDS = 3600
+
+
+@dataclass
+class LoyaltyJobReport:
+    expiries: int = 0
+    birthday_bonuses: int = 0
 
 
 async def purge_idempotency_records(session: AsyncSession, retention: timedelta) -> int:
@@ -31,24 +47,82 @@ async def purge_idempotency_records(session: AsyncSession, retention: timedelta)
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def _tick(factory: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-    async with session_scope(factory) as session:
-        purged = await purge_idempotency_records(
-            session, timedelta(hours=settings.idempotency_retention_hours)
+async def _candidates(session: AsyncSession, at: datetime) -> list[uuid.UUID]:
+    """Active members with a lot due to expire or a birthday on file."""
+    expiring = select(LedgerEntry.member_id).where(LedgerEntry.lot_expires_at <= at)
+    rows = await session.execute(
+        select(Member.id).where(
+            Member.status == MemberStatus.active,
+            (Member.id.in_(expiring)) | (Member.birthday.is_not(None)),
         )
-    if purged:
-        logger.info("purged %d idempotency records", purged)
+    )
+    return list(rows.scalars())
+
+
+async def _settle_member(
+    session: AsyncSession, member_id: uuid.UUID, at: datetime
+) -> LoyaltyJobReport:
+    report = LoyaltyJobReport()
+    member = await session.get(Member, member_id, with_for_update=True)
+    if member is None or member.status is not MemberStatus.active:
+        return report
+    account = await load_account(session, member)
+    expired = account.loyalty.expire_due_points(account.ledger, new_context(SYSTEM, at, "expiry"))
+    if expired is not None:
+        account = await post(session, account, expired, SYSTEM)
+        report.expiries += 1
+    birthday = account.loyalty.award_birthday_bonus(
+        account.ledger, member.birthday, new_context(SYSTEM, at, "birthday bonus")
+    )
+    if birthday is not None:
+        await post(session, account, birthday, SYSTEM)
+        report.birthday_bonuses += 1
+    return report
+
+
+async def run_loyalty_jobs(
+    factory: async_sessionmaker[AsyncSession], at: datetime | None = None
+) -> LoyaltyJobReport:
+    """Expire due points and pay birthday bonuses, one member per transaction."""
+    at = at or utcnow()
+    async with session_scope(factory) as session:
+        member_ids = await _candidates(session, at)
+    total = LoyaltyJobReport()
+    for member_id in member_ids:
+        try:
+            async with session_scope(factory) as session:
+                done = await _settle_member(session, member_id, at)
+        except Exception:  # one broken account must not stop the others; retried next run
+            logger.exception("loyalty jobs failed for member %s", member_id)
+            continue
+        total.expiries += done.expiries
+        total.birthday_bonuses += done.birthday_bonuses
+    return total
 
 
 async def run_worker(settings: Settings, *, once: bool = False) -> None:
     engine = create_engine_for(settings.resolved_database_url)
     factory = create_session_factory(engine)
+    last_loyalty_run = float("-inf")
     try:
         while True:
             try:
-                await _tick(factory, settings)
-            except Exception:  # a bad tick must not kill the worker; the next one retries
-                logger.exception("worker tick failed")
+                async with session_scope(factory) as session:
+                    purged = await purge_idempotency_records(
+                        session, timedelta(hours=settings.idempotency_retention_hours)
+                    )
+                if purged:
+                    logger.info("purged %d idempotency records", purged)
+                if time.monotonic() - last_loyalty_run >= LOYALTY_JOBS_EVERY_SECONDS:
+                    report = await run_loyalty_jobs(factory)
+                    last_loyalty_run = time.monotonic()
+                    logger.info(
+                        "loyalty jobs: %d expiries, %d birthday bonuses",
+                        report.expiries,
+                        report.birthday_bonuses,
+                    )
+            except Exception:  # a bad round must not kill the worker; the next one retries
+                logger.exception("worker round failed")
             if once:
                 return
             await asyncio.sleep(settings.worker_interval_seconds)

@@ -20,6 +20,7 @@ from wallet_service.api.members.accounts import touch_pass
 from wallet_service.api.members.service import get_member
 from wallet_service.config import Settings
 from wallet_service.db.session import session_scope
+from wallet_service.loyalty.examples import coffee_shop_rules
 from wallet_service.security.permissions import Role
 from wallet_service.security.principal import MerchantScope
 
@@ -265,3 +266,66 @@ async def test_member_resource_carries_the_apple_pass_link(
     url = fetched.json()["apple_pass_url"]
     assert url.startswith("https://wallet.test/wallet/apple/") and url.endswith(".pkpass")
     assert url == member["apple_pass_url"]
+
+
+def _field(document: dict[str, object], key: str) -> dict[str, object]:
+    card = document["storeCard"]
+    assert isinstance(card, dict)
+    for group in card.values():
+        for field in group:
+            if field["key"] == key:
+                return dict(field)
+    raise AssertionError(f"no field {key}")
+
+
+async def test_the_pass_shows_balance_tier_and_progress_after_a_scan(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client, rules=coffee_shop_rules())
+    member = await _enrol(client, tenant)
+    await client.post(
+        "/api/v1/scans",
+        json={
+            "barcode": tenant.barcode(member["serial_number"]),
+            "amount": {"value": "12.50", "currency": "EUR"},
+        },
+        headers={**tenant.headers(), "Idempotency-Key": "first-coffee"},
+    )
+    document = _pass_json((await _download(client, member)).content)
+    balance = _field(document, "balance")
+    assert balance["value"] == 175 or balance["value"] == "175"
+    assert "%@" in str(balance["changeMessage"])
+    assert _field(document, "tier")["value"] == "Curious"
+    assert "to Regular" in str(_field(document, "progress")["value"])
+    assert str(_field(document, "card_page")["value"]).startswith("https://wallet.test/card/")
+    assert len(document["locations"]) == 2  # type: ignore[arg-type]
+
+
+async def test_a_stamp_card_draws_the_member_s_stamps(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    rules = {
+        **coffee_shop_rules(),
+        "stamps": {"stamps_per_card": 8, "stamps_per_visit": 1, "reward_label": "Free croissant"},
+    }
+    tenant = await make_tenant(session_factory, client, rules=rules)
+    await client.patch(
+        f"/api/v1/programs/{tenant.program_id}",
+        json={"template": "stamps"},
+        headers=tenant.headers(Role.owner),
+    )
+    member = await _enrol(client, tenant)
+    before = (await _download(client, member)).content
+    for visit in range(3):
+        await client.post(
+            "/api/v1/scans",
+            json={
+                "barcode": tenant.barcode(member["serial_number"]),
+                "amount": {"value": "4", "currency": "EUR"},
+            },
+            headers={**tenant.headers(), "Idempotency-Key": f"visit-{visit}"},
+        )
+    after = (await _download(client, member)).content
+    with zipfile.ZipFile(io.BytesIO(before)) as old, zipfile.ZipFile(io.BytesIO(after)) as new:
+        assert old.read("strip.png") != new.read("strip.png")
+        assert _field(json.loads(new.read("pass.json")), "stamps_to_go")["value"] in (5, "5")

@@ -8,7 +8,7 @@ permission it needs (``Authorized(Permission.x)``) and receives a ``Principal`` 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -63,6 +63,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 TokenKeysDep = Annotated[TokenKeys, Depends(get_token_keys)]
 LinksDep = Annotated[MemberLinks, Depends(get_links)]
 
+API_KEY_USAGE_RESOLUTION = timedelta(minutes=1)
+
 _bearer = HTTPBearer(auto_error=False, description="Staff access token or POS API key")
 
 
@@ -76,9 +78,19 @@ async def _principal_from_api_key(session: AsyncSession, key: str) -> Principal:
     ).scalar_one_or_none()
     if row is None or row.revoked_at is not None or not secret_matches(secret, row.secret_hash):
         raise AuthenticationRequired("The API key is not valid.", code="invalid_credentials")
-    await session.execute(
-        update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=datetime.now(UTC))
-    )
+    now = datetime.now(UTC)
+    if row.last_used_at is None or now - row.last_used_at > API_KEY_USAGE_RESOLUTION:
+        # At most once a minute: every request writing this one row would queue all of a
+        # till's requests behind each other on its lock.
+        await session.execute(
+            update(ApiKey)
+            .where(
+                ApiKey.id == row.id,
+                (ApiKey.last_used_at.is_(None))
+                | (ApiKey.last_used_at < now - API_KEY_USAGE_RESOLUTION),
+            )
+            .values(last_used_at=now)
+        )
     return Principal(
         kind=PrincipalKind.api_key,
         id=row.id,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +27,7 @@ from wallet_service.api.stores.service import get_store
 from wallet_service.db.models import LedgerTransaction, Member, MemberStatus, RewardStock
 from wallet_service.db.repository import get_scoped, scoped_select
 from wallet_service.errors import Conflict, NotFound, PermissionDenied
-from wallet_service.loyalty import Basket, BasketLine, TierMovement
+from wallet_service.loyalty import Basket, BasketLine, BonusKind, TierMovement
 from wallet_service.scanning.schemas import (
     LookupRead,
     MemberSummary,
@@ -77,6 +77,8 @@ async def _store_for(
 
 
 async def _stock_used(session: AsyncSession, account: Account) -> dict[str, int]:
+    if all(reward.stock is None for reward in account.loyalty.rules.rewards):
+        return {}  # nothing is limited: no need to ask the database
     rows = await session.execute(
         select(RewardStock.reward_code, RewardStock.redeemed).where(
             RewardStock.program_id == account.program.id
@@ -85,12 +87,16 @@ async def _stock_used(session: AsyncSession, account: Account) -> dict[str, int]
     return {code: redeemed for code, redeemed in rows.all()}
 
 
-async def _locked_stock(session: AsyncSession, account: Account, reward_code: str) -> RewardStock:
-    statement = (
+def _stock_for_update(account: Account, reward_code: str) -> Select[RewardStock]:
+    return (
         select(RewardStock)
         .where(RewardStock.program_id == account.program.id, RewardStock.reward_code == reward_code)
         .with_for_update()
     )
+
+
+async def _locked_stock(session: AsyncSession, account: Account, reward_code: str) -> RewardStock:
+    statement = _stock_for_update(account, reward_code)
     row = (await session.execute(statement)).scalar_one_or_none()
     if row is not None:
         return row
@@ -153,6 +159,34 @@ async def _expire_due(
     return account if posting is None else await post(session, account, posting, source)
 
 
+async def _pay_referral(
+    session: AsyncSession, account: Account, source: PostingSource, at: datetime
+) -> Account:
+    """After a referee's purchase, pay both sides of the referral once it qualifies."""
+    member = account.member
+    if member.referred_by_id is None or account.ledger.has_bonus(BonusKind.REFERRAL_REFEREE):
+        return account
+    # Lock order is referee then referrer; a referrer always enrolled before its referees,
+    # so two referral payouts can never wait on each other.
+    referrer_row = await session.get(Member, member.referred_by_id, with_for_update=True)
+    if referrer_row is None or referrer_row.status is not MemberStatus.active:
+        return account
+    referrer = await load_account(session, referrer_row)
+    award = account.loyalty.award_referral_bonuses(
+        referrer_id=str(referrer_row.id),
+        referrer_ledger=referrer.ledger,
+        referrer_context=new_context(source, at, "referral bonus"),
+        referee_id=str(member.id),
+        referee_ledger=account.ledger,
+        referee_context=new_context(source, at, "referral bonus"),
+    )
+    if award.referrer is not None:
+        await post(session, referrer, award.referrer, source)
+    if award.referee is not None:
+        account = await post(session, account, award.referee, source)
+    return account
+
+
 async def lookup_card(
     session: AsyncSession, principal: Principal, barcode: str, key: bytes, at: datetime
 ) -> LookupRead:
@@ -192,6 +226,7 @@ async def record_scan(
     )
     outcome = account.loyalty.record_purchase(account.ledger, basket, new_context(source, at))
     account = await post(session, account, outcome.posting, source)
+    account = await _pay_referral(session, account, source, at)
     body = ScanRead(
         transaction_id=uuid.UUID(outcome.posting.transaction.transaction_id),
         member=_summary(account, at),
@@ -279,14 +314,7 @@ async def reverse(
     )
     if original.reward_code:
         stock = (
-            await session.execute(
-                select(RewardStock)
-                .where(
-                    RewardStock.program_id == account.program.id,
-                    RewardStock.reward_code == original.reward_code,
-                )
-                .with_for_update()
-            )
+            await session.execute(_stock_for_update(account, original.reward_code))
         ).scalar_one_or_none()
         if stock is not None and stock.redeemed > 0:
             stock.redeemed -= 1  # the unit goes back on the shelf

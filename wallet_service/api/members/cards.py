@@ -9,8 +9,11 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from geofence import Coordinates, nearest
-from wallet_service.db.models import Member, MemberStatus, Merchant, Program, Store
+from wallet_service.api.members.accounts import load_account
+from wallet_service.db.base import utcnow
+from wallet_service.db.models import Member, MemberStatus, Merchant, Store
 from wallet_service.db.repository import scoped_select
+from wallet_service.loyalty.tiers import TierMetric, TierProgress
 from wallet_service.passes.model import CardState, Money, PassLocation
 from wallet_service.scanning.token import issue_token
 from wallet_service.security.principal import MerchantScope
@@ -46,6 +49,13 @@ async def _pass_locations(
     ]
 
 
+def _points_to_next_tier(progress: TierProgress | None) -> int | None:
+    if progress is None:
+        return None
+    points = [c for c in progress.criteria if c.metric is TierMetric.POINTS_EARNED]
+    return int(points[0].remaining) if points else None
+
+
 async def card_state_for(
     session: AsyncSession,
     member: Member,
@@ -54,18 +64,23 @@ async def card_state_for(
     card_page_url: str,
 ) -> CardState:
     scope = MerchantScope(member.merchant_id)
-    program = await session.get(Program, member.program_id)
+    account = await load_account(session, member)
+    program = account.program
     merchant = await session.get(Merchant, member.merchant_id)
-    assert program is not None and merchant is not None  # foreign keys guarantee both
+    assert merchant is not None  # a foreign key guarantees it
+    state = account.state(utcnow())
+    progress = state.tier.progress
     name = f"{member.given_name} {member.family_name}".strip() or "Member"
     return CardState(
         serial_number=member.serial_number,
         member_name=name,
-        balance_points=member.points_balance,
-        tier_name=member.tier or "Member",
-        next_tier_name=None,
-        points_to_next_tier=None,
-        progress_text="",
+        balance_points=state.balances.points,
+        tier_name=state.tier.tier.name,
+        next_tier_name=progress.next_tier.name if progress else None,
+        points_to_next_tier=_points_to_next_tier(progress),
+        progress_text=state.progress_text() or "Top tier reached",
+        stamps_filled=min(state.balances.stamps, state.stamps_per_card or 0),
+        stamps_total=state.stamps_per_card or 0,
         barcode_message=issue_token(barcode_key, member.serial_number),
         barcode_alt_text=barcode_alt_text(member.serial_number),
         card_page_url=card_page_url,

@@ -37,6 +37,11 @@ class MemberCreate(BaseModel):
     email: EmailStr | None = None
     birthday: date | None = None
     home_store_id: uuid.UUID | None = None
+    referred_by: uuid.UUID | None = Field(
+        default=None,
+        description="The referring member's id: both earn the referral bonus after this "
+        "member's first qualifying purchase.",
+    )
     consents: list[ConsentChange] = Field(default_factory=list, max_length=20)
 
 
@@ -49,9 +54,11 @@ class MemberRead(ReadModel):
     email: str | None
     birthday: date | None
     home_store_id: uuid.UUID | None
+    referred_by_id: uuid.UUID | None = None
     status: MemberStatus
     points_balance: int
     cashback_balance: Decimal
+    stamps_balance: int
     tier: str | None
     consents: list[ConsentRead] = Field(default_factory=list)
     apple_pass_url: str = Field(default="", description="The member's Add to Apple Wallet link")

@@ -15,7 +15,7 @@ from wallet_service.api.stores.service import get_store
 from wallet_service.db.base import utcnow
 from wallet_service.db.models import Consent, Member
 from wallet_service.db.repository import count_and_list, get_scoped, scoped_select
-from wallet_service.errors import Conflict
+from wallet_service.errors import Conflict, NotFound
 from wallet_service.security.principal import MerchantScope
 
 __all__ = [
@@ -40,6 +40,10 @@ async def create_member(
     program = await get_program(session, scope, program_id)
     if data.home_store_id is not None:
         await get_store(session, scope, data.home_store_id)
+    if data.referred_by is not None:
+        referrer = await get_member(session, scope, data.referred_by)
+        if referrer.program_id != program.id:
+            raise NotFound("No such member in this program.", code="member_not_found")
     email = str(data.email).lower() if data.email else None
     if email is not None:
         taken = await session.execute(
@@ -59,6 +63,7 @@ async def create_member(
         email=email,
         birthday=data.birthday,
         home_store_id=data.home_store_id,
+        referred_by_id=data.referred_by,
     )
     session.add(member)
     await session.flush()

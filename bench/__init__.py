@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench`` runs them all (``make bench``); see ``docs/benchmarks.md``."""
