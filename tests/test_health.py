@@ -49,7 +49,9 @@ async def test_readyz_says_unavailable_when_the_database_is_down(tmp_path: Path)
     assert live.status_code == 200
 
 
-async def test_readyz_warns_when_the_pass_certificate_expires_within_30_days(tmp_path: Path) -> None:
+async def test_readyz_warns_when_the_pass_certificate_expires_within_30_days(
+    tmp_path: Path,
+) -> None:
     generate_dev_chain(
         tmp_path / "certs",
         "pass.test.expiring",

@@ -43,7 +43,9 @@ async def _enrol(client: httpx.AsyncClient, tenant: Tenant, **fields: Any) -> di
     return member
 
 
-async def _scan(client: httpx.AsyncClient, tenant: Tenant, serial: str, amount: str) -> dict[str, Any]:
+async def _scan(
+    client: httpx.AsyncClient, tenant: Tenant, serial: str, amount: str
+) -> dict[str, Any]:
     response = await client.post(
         "/api/v1/scans",
         json={"barcode": tenant.barcode(serial), "amount": {"value": amount, "currency": "EUR"}},
