@@ -21,6 +21,7 @@ from wallet_service.api.members.service import get_member
 from wallet_service.config import Settings
 from wallet_service.db.session import session_scope
 from wallet_service.loyalty.examples import coffee_shop_rules
+from wallet_service.scanning.short_code import issue_short_code
 from wallet_service.security.permissions import Role
 from wallet_service.security.principal import MerchantScope
 
@@ -299,6 +300,9 @@ async def test_the_pass_shows_balance_tier_and_progress_after_a_scan(
     assert "to Regular" in str(_field(document, "progress")["value"])
     assert str(_field(document, "card_page")["value"]).startswith("https://wallet.test/card/")
     assert len(document["locations"]) == 2  # type: ignore[arg-type]
+    barcode = document["barcodes"][0]  # type: ignore[index]
+    assert barcode["message"] == tenant.barcode(member["serial_number"])
+    assert barcode["altText"] == issue_short_code(tenant.barcode_key, member["serial_number"])
 
 
 async def test_a_stamp_card_draws_the_member_s_stamps(

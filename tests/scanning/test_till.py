@@ -15,6 +15,7 @@ from tests.factories import Tenant, make_tenant
 from wallet_service.db.models import LedgerEntry, LedgerTransaction, Member
 from wallet_service.db.session import session_scope
 from wallet_service.loyalty.examples import coffee_shop_rules
+from wallet_service.scanning.short_code import issue_short_code
 from wallet_service.security.permissions import Role
 
 SIMPLE_RULES: dict[str, Any] = {
@@ -415,3 +416,18 @@ async def test_program_rules_are_validated_with_the_offending_path(
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_program_rules"
     assert response.json()["path"].startswith("earn")
+
+
+async def test_the_short_code_under_the_barcode_can_be_typed_instead(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
+    member = await _member(client, tenant)
+    code = issue_short_code(tenant.barcode_key, member["serial_number"])
+    assert len(code) == 17 and code.count("-") == 3
+    typed = await _scan(client, tenant, code.lower().replace("-", " "), "5")
+    assert typed.status_code == 201, typed.text
+    assert typed.json()["member"]["id"] == member["id"]
+    typo = code[:-1] + ("A" if code[-1] != "A" else "B")
+    refused = await _scan(client, tenant, typo, "5")
+    assert refused.status_code == 422 and refused.json()["code"] == "invalid_barcode"

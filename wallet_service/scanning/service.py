@@ -41,7 +41,8 @@ from wallet_service.scanning.schemas import (
     ScanRead,
     TierRead,
 )
-from wallet_service.scanning.token import verify_token
+from wallet_service.scanning.short_code import serial_prefix_of
+from wallet_service.scanning.token import InvalidBarcode, verify_token
 from wallet_service.security.principal import MerchantScope, Principal
 
 __all__ = ["lookup_card", "record_scan", "redeem", "reverse"]
@@ -50,11 +51,20 @@ __all__ = ["lookup_card", "record_scan", "redeem", "reverse"]
 async def _card(
     session: AsyncSession, scope: MerchantScope, barcode: str, key: bytes, *, for_update: bool
 ) -> Member:
-    serial = verify_token(key, barcode)  # InvalidBarcode: forged or garbled, no database hit
-    statement = scoped_select(scope, Member).where(Member.serial_number == serial)
+    statement = scoped_select(scope, Member)
+    try:
+        serial = verify_token(key, barcode)  # forged or garbled: no database hit
+        statement = statement.where(Member.serial_number == serial)
+    except InvalidBarcode:
+        if barcode.strip().upper().startswith("LW"):
+            raise
+        # Typed from under the barcode: the short code (checked first, then looked up).
+        prefix = serial_prefix_of(key, barcode)
+        statement = statement.where(Member.serial_number.startswith(prefix)).limit(2)
     if for_update:
         statement = statement.with_for_update()
-    member = (await session.execute(statement)).scalar_one_or_none()
+    members = (await session.execute(statement)).scalars().all()
+    member = members[0] if len(members) == 1 else None
     if member is None:
         # Another merchant's card looks exactly like an unknown one.
         raise NotFound("No member carries this card.", code="member_not_found")

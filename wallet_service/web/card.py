@@ -103,7 +103,7 @@ async def card_page(
             else None,
             "expiring": state.expiring_soon.points,
             "barcode_svg": segno.make_qr(barcode, error="m").svg_data_uri(scale=5, border=2),
-            "barcode_text": barcode_alt_text(member.serial_number),
+            "barcode_text": barcode_alt_text(request.app.state.barcode_key, member.serial_number),
             "apple_pass_url": links.apple_pass_url(member.serial_number),
             "activity": activity,
             "rewards": [r for r in rewards if r.usable],

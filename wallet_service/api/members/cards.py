@@ -15,6 +15,7 @@ from wallet_service.db.models import Member, MemberStatus, Merchant, Store
 from wallet_service.db.repository import scoped_select
 from wallet_service.loyalty.tiers import TierMetric, TierProgress
 from wallet_service.passes.model import CardState, Money, PassLocation
+from wallet_service.scanning.short_code import issue_short_code
 from wallet_service.scanning.token import issue_token
 from wallet_service.security.principal import MerchantScope
 
@@ -23,9 +24,9 @@ __all__ = ["MAX_PASS_LOCATIONS", "barcode_alt_text", "card_state_for"]
 MAX_PASS_LOCATIONS = 10
 
 
-def barcode_alt_text(serial_number: str) -> str:
+def barcode_alt_text(barcode_key: bytes, serial_number: str) -> str:
     """The human-readable code under the barcode, for typing when a scan fails."""
-    return serial_number.replace("-", "")[:12].upper()
+    return issue_short_code(barcode_key, serial_number)
 
 
 async def _pass_locations(
@@ -82,7 +83,7 @@ async def card_state_for(
         stamps_filled=min(state.balances.stamps, state.stamps_per_card or 0),
         stamps_total=state.stamps_per_card or 0,
         barcode_message=issue_token(barcode_key, member.serial_number),
-        barcode_alt_text=barcode_alt_text(member.serial_number),
+        barcode_alt_text=barcode_alt_text(barcode_key, member.serial_number),
         card_page_url=card_page_url,
         program_name=program.name,
         organization_name=merchant.name,
