@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from certificates.dev import generate_dev_chain
 from wallet_service.app import create_app
@@ -50,7 +51,7 @@ async def test_readyz_says_unavailable_when_the_database_is_down(tmp_path: Path)
 
 
 async def test_readyz_warns_when_the_pass_certificate_expires_within_30_days(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     generate_dev_chain(
         tmp_path / "certs",
@@ -73,3 +74,5 @@ async def test_readyz_warns_when_the_pass_certificate_expires_within_30_days(
     certificates = ready.json()["checks"]["apple_certificates"]
     assert certificates["status"] == "expiring"
     assert 0 < certificates["days_to_expiry"] <= 30
+    warnings = [r for r in caplog.records if "Apple pass certificate" in r.getMessage()]
+    assert warnings and all(r.levelname == "WARNING" for r in warnings)

@@ -14,6 +14,7 @@ from wallet_service.apple.issuer import load_apple_issuer
 from wallet_service.apple.router import download_router, passkit_router
 from wallet_service.config import Settings, get_settings
 from wallet_service.db.session import create_engine_for, create_session_factory
+from wallet_service.health import certificate_status
 from wallet_service.health import router as health_router
 from wallet_service.links import MemberLinks
 from wallet_service.security.keys import derive_key
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine_for(settings.resolved_database_url)
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)
+        certificate_status(settings)  # warns at start-up too when expiry is near
         try:
             yield
         finally:

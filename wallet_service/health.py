@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from wallet_service.apple.issuer import certificate_report
 from wallet_service.config import Settings
 
-__all__ = ["router"]
+__all__ = ["certificate_status", "router"]
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
-def _certificate_check(settings: Settings) -> dict[str, Any]:
+def certificate_status(settings: Settings) -> dict[str, Any]:
+    """The pass certificate's state for ``/readyz``; logs a warning within 30 days of expiry."""
     report = certificate_report(settings)
     if report is None:
         return {"status": "missing"}
@@ -56,7 +57,7 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception as exc:  # any driver error means "not ready", never a 500
         logger.warning("readiness: database unreachable: %s", type(exc).__name__)
         checks["database"] = {"status": "unavailable"}
-    checks["apple_certificates"] = _certificate_check(request.app.state.settings)
+    checks["apple_certificates"] = certificate_status(request.app.state.settings)
     # Certificates warn but do not make the service unready: scans and the API still work.
     ready = checks["database"]["status"] == "ok"
     return JSONResponse(
