@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -89,3 +90,36 @@ async def test_enrolling_into_an_unknown_program_is_404(
         f"/api/v1/programs/{uuid.uuid4()}/members", json={}, headers=tenant.headers()
     )
     assert response.status_code == 404 and response.json()["code"] == "program_not_found"
+
+
+async def test_concurrent_enrolments_of_one_email_give_one_member_and_clean_409s(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+
+    async def enrol() -> httpx.Response:
+        return await client.post(
+            f"/api/v1/programs/{tenant.program_id}/members",
+            json={"email": "double.click@example.com"},
+            headers=tenant.headers(),
+        )
+
+    responses = await asyncio.gather(*(enrol() for _ in range(6)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(201) == 1 and set(statuses) <= {201, 409}, statuses
+    for response in responses:
+        if response.status_code == 409:
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["code"] in {"member_exists", "conflict"}
+    members = await client.get("/api/v1/members", headers=tenant.headers())
+    assert members.json()["count"] == 1
+
+
+async def test_absurd_pagination_is_a_validation_problem(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    response = await client.get(
+        "/api/v1/members", params={"offset": 10**30}, headers=tenant.headers()
+    )
+    assert response.status_code == 422 and response.json()["code"] == "validation_error"

@@ -431,3 +431,44 @@ async def test_the_short_code_under_the_barcode_can_be_typed_instead(
     typo = code[:-1] + ("A" if code[-1] != "A" else "B")
     refused = await _scan(client, tenant, typo, "5")
     assert refused.status_code == 422 and refused.json()["code"] == "invalid_barcode"
+
+
+async def test_a_store_bound_cashier_cannot_reverse_transactions_of_no_store(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
+    member = await _member(client, tenant)
+    online = await _scan(
+        client,
+        tenant,
+        tenant.barcode(member["serial_number"]),
+        "10",
+        channel="online",
+        order_id="WEB-7",
+    )
+    response = await client.post(
+        f"/api/v1/transactions/{online.json()['transaction_id']}/reversal",
+        json={"reason": "not mine"},
+        headers={**tenant.headers(Role.cashier), "Idempotency-Key": "cashier-undo"},
+    )
+    assert response.status_code == 403 and response.json()["code"] == "store_not_allowed"
+
+
+async def test_an_online_order_retried_with_a_fresh_key_is_credited_once(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
+    member = await _member(client, tenant)
+    barcode = tenant.barcode(member["serial_number"])
+    for _ in range(2):
+        await _scan(client, tenant, barcode, "10", channel="online", order_id="WEB-8")
+    assert await _ledger_counts(session_factory, member["id"]) == (1, 100, 100)
+
+
+async def test_absurd_amounts_are_refused(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
+    member = await _member(client, tenant)
+    response = await _scan(client, tenant, tenant.barcode(member["serial_number"]), "1e20")
+    assert response.status_code == 422 and response.json()["code"] == "validation_error"

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from wallet_service import errors
@@ -188,6 +189,27 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # Two requests raced to create the same thing; the loser gets a clean, retryable 409.
+    logger.info("conflicting concurrent write on %s", request.url.path)
+    return problem_response(
+        409,
+        "conflict",
+        "The request conflicts with a change made at the same moment; retry it.",
+        instance=request.url.path,
+    )
+
+
+async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    logger.info("value out of range on %s: %s", request.url.path, type(exc).__name__)
+    return problem_response(
+        422,
+        "value_out_of_range",
+        "A value in the request is too large to be stored.",
+        instance=request.url.path,
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
@@ -200,4 +222,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _out_of_range)
+    app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(Exception, _unexpected_error)

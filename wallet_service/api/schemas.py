@@ -29,7 +29,7 @@ class PageParams(BaseModel):
 
 
 def _page_params(
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PageParams:
     return PageParams(offset=offset, limit=limit)

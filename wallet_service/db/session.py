@@ -71,6 +71,8 @@ def install_sqlite_hooks(sync_engine: Any) -> None:
 
 
 def create_engine_for(url: str, **kwargs: Any) -> AsyncEngine:
+    # Bound parameters hold personal data and password hashes: keep them out of error logs.
+    kwargs.setdefault("hide_parameters", True)
     driver_url = _driver_url(url, asynchronous=True)
     if driver_url.get_backend_name() == "sqlite":
         engine = create_async_engine(driver_url, **kwargs)

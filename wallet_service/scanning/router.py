@@ -84,7 +84,9 @@ async def record_scan(
     idempotency_key: IdempotencyKeyDep,
 ) -> JSONResponse:
     """Credit a purchase (in store or online) to the card's member."""
-    if idempotency_key is None and data.channel == "online" and data.order_id:
+    if data.channel == "online" and data.order_id:
+        # The order id is the key, whatever the shop sends: a retry with a fresh header
+        # must still not credit the same order twice.
         idempotency_key = f"online-order:{data.order_id}"
     call = _call(idempotency_key, request, data.model_dump(mode="json"))
     stored = await service.record_scan(

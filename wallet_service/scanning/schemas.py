@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 __all__ = [
+    "MAX_AMOUNT",
     "Amount",
     "BasketLineIn",
     "LookupRead",
@@ -27,8 +28,12 @@ __all__ = [
 Barcode = Field(min_length=1, max_length=512, description="The decoded pass barcode")
 
 
+# No till rings up a billion; the cap keeps points far from the database's integer range.
+MAX_AMOUNT = Decimal(1_000_000_000)
+
+
 class Amount(BaseModel):
-    value: Decimal = Field(gt=0, max_digits=18, decimal_places=4)
+    value: Decimal = Field(gt=0, le=MAX_AMOUNT, max_digits=18, decimal_places=4)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 

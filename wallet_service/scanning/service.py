@@ -309,9 +309,11 @@ async def reverse(
     original = await get_scoped(
         session, principal.scope, LedgerTransaction, transaction_id, what="transaction"
     )
-    store_id = await _store_for(
-        session, principal, original.store_id if principal.store_id else None
-    )
+    if principal.store_id is not None and original.store_id != principal.store_id:
+        raise PermissionDenied(
+            "You can only reverse transactions of your own store.", code="store_not_allowed"
+        )
+    store_id = await _store_for(session, principal, None)
     member = await get_scoped(
         session, principal.scope, Member, original.member_id, what="member", for_update=True
     )

@@ -12,7 +12,7 @@ from wallet_service.db.session import install_sqlite_hooks, sync_url
 
 config = context.config
 url = config.attributes.get("database_url") or get_settings().resolved_database_url
-engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+engine = create_engine(sync_url(url), poolclass=pool.NullPool, hide_parameters=True)
 if engine.dialect.name == "sqlite":
     install_sqlite_hooks(engine)
 
