@@ -17,7 +17,7 @@ from wallet_service.db.session import create_engine_for, create_session_factory
 from wallet_service.health import certificate_status
 from wallet_service.health import router as health_router
 from wallet_service.links import MemberLinks
-from wallet_service.security.keys import derive_key
+from wallet_service.security.keys import KeyRing
 from wallet_service.security.tokens import TokenKeys
 from wallet_service.web import mount_web
 
@@ -48,8 +48,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     master_key = settings.signing_key()
     app.state.token_keys = TokenKeys(master_key, settings.retired_signing_keys())
-    app.state.barcode_key = derive_key(master_key, "barcode-token")
-    app.state.links = MemberLinks(settings.public_url, derive_key(master_key, "member-links"))
+    retired = settings.retired_signing_keys()
+    app.state.barcode_keys = KeyRing.derive(master_key, retired, "barcode-token")
+    app.state.links = MemberLinks(
+        settings.public_url, KeyRing.derive(master_key, retired, "member-links")
+    )
     app.state.apple = load_apple_issuer(settings)
     install_problem_handlers(app)
     app.include_router(health_router)

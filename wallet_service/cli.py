@@ -25,7 +25,7 @@ from wallet_service.demo import seed_demo
 from wallet_service.errors import WalletError
 from wallet_service.links import MemberLinks
 from wallet_service.scanning.token import issue_token
-from wallet_service.security.keys import derive_key
+from wallet_service.security.keys import KeyRing, derive_key
 from wallet_service.security.permissions import Role
 from wallet_service.security.principal import MerchantScope
 
@@ -176,7 +176,10 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
     seed = _run_in_transaction(
         lambda session: seed_demo(session, settings.data_dir / "demo-credentials.json")
     )
-    links = MemberLinks(settings.public_url, derive_key(settings.signing_key(), "member-links"))
+    links = MemberLinks(
+        settings.public_url,
+        KeyRing.derive(settings.signing_key(), settings.retired_signing_keys(), "member-links"),
+    )
     barcode = issue_token(
         derive_key(settings.signing_key(), "barcode-token"), seed.member_serial_number
     )

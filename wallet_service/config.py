@@ -14,7 +14,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wallet_service.passes.templates import DEFAULT_TEMPLATES_ROOT
@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @model_validator(mode="after")
+    def _production_is_https(self) -> Settings:
+        # Apple Wallet only talks to an HTTPS web service: an http:// URL in production would
+        # issue passes that never update, silently.
+        if self.environment is Environment.production and not self.public_url.startswith(
+            "https://"
+        ):
+            raise ValueError("WALLET_PUBLIC_URL must be https:// in production")
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         """The configured URL, or the SQLite file in the data directory."""
@@ -86,15 +96,19 @@ def _load_or_create_key_file(path: Path) -> bytes:
     if path.exists():
         return path.read_bytes().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48).encode()
-    # O_EXCL: two processes starting together must agree on one key, not overwrite each other.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
+    # Written whole to a private temporary file, then linked into place: two processes
+    # starting together agree on one key and neither can read a half-written file.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
-    return key
+        handle.write(secrets.token_urlsafe(48).encode())
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process won the race: use its key
+    finally:
+        temporary.unlink()
+    return path.read_bytes().strip()
 
 
 # Docker/Kubernetes secrets: a file /run/secrets/wallet_secret_key sets WALLET_SECRET_KEY.

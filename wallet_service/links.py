@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wallet_service.security.keys import url_token, url_token_matches
+from wallet_service.security.keys import KeyRing, url_token, url_token_matches
 
 __all__ = ["MemberLinks"]
 
@@ -16,13 +16,13 @@ __all__ = ["MemberLinks"]
 @dataclass(frozen=True)
 class MemberLinks:
     public_url: str
-    key: bytes
+    keys: KeyRing
 
     def token(self, serial_number: str) -> str:
-        return url_token(self.key, serial_number)
+        return url_token(self.keys.active, serial_number)
 
     def matches(self, serial_number: str, token: str) -> bool:
-        return url_token_matches(self.key, serial_number, token)
+        return any(url_token_matches(key, serial_number, token) for key in self.keys.all)
 
     def card_page_url(self, serial_number: str) -> str:
         return f"{self.public_url}/card/{serial_number}/{self.token(serial_number)}"

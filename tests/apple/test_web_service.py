@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import io
 import json
 import subprocess
 import uuid
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -18,6 +20,7 @@ from tests.conftest import PASS_TYPE_ID
 from tests.factories import Tenant, make_tenant
 from wallet_service.api.members.accounts import touch_pass
 from wallet_service.api.members.service import get_member
+from wallet_service.apple.registrations import UPDATE_TAG_GRACE
 from wallet_service.config import Settings
 from wallet_service.db.session import session_scope
 from wallet_service.loyalty.examples import coffee_shop_rules
@@ -29,10 +32,12 @@ DEVICE = "a1b2c3d4e5f6device"
 PUSH_TOKEN = "f" * 64
 
 
-async def _enrol(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, str]:
+async def _enrol(
+    client: httpx.AsyncClient, tenant: Tenant, email_address: str = "camille@example.com"
+) -> dict[str, str]:
     response = await client.post(
         f"/api/v1/programs/{tenant.program_id}/members",
-        json={"given_name": "Camille", "family_name": "Martin", "email": "camille@example.com"},
+        json={"given_name": "Camille", "family_name": "Martin", "email": email_address},
         headers=tenant.headers(),
     )
     assert response.status_code == 201, response.text
@@ -59,6 +64,11 @@ async def _change_balance(
         member = await get_member(session, MerchantScope(tenant.merchant_id), uuid.UUID(member_id))
         member.points_balance = points
         touch_pass(member)
+
+
+async def _outlast_the_tag_grace() -> None:
+    """Let earlier changes age past the tag's grace window, as they do between real pushes."""
+    await asyncio.sleep(UPDATE_TAG_GRACE.total_seconds() + 0.2)
 
 
 def _verify_with_openssl(pkpass: bytes, workdir: Path, settings: Settings) -> None:
@@ -103,6 +113,7 @@ async def test_device_registers_learns_of_a_change_and_fetches_the_new_pass(
     assert (first.status_code, again.status_code) == (201, 200)
 
     listing = f"/passkit/v1/devices/{DEVICE}/registrations/{PASS_TYPE_ID}"
+    await _outlast_the_tag_grace()
     initial = await client.get(listing)
     assert initial.status_code == 200
     assert initial.json()["serialNumbers"] == [serial]
@@ -157,6 +168,7 @@ async def test_only_passes_that_really_changed_are_listed(
             headers={"Authorization": f"ApplePass {token}"},
         )
     listing = f"/passkit/v1/devices/{DEVICE}/registrations/{PASS_TYPE_ID}"
+    await _outlast_the_tag_grace()
     tag = (await client.get(listing)).json()["lastUpdated"]
     await _change_balance(session_factory, tenant, members[1]["id"], 5)
     changed = await client.get(listing, params={"passesUpdatedSince": tag})
@@ -333,3 +345,70 @@ async def test_a_stamp_card_draws_the_member_s_stamps(
     with zipfile.ZipFile(io.BytesIO(before)) as old, zipfile.ZipFile(io.BytesIO(after)) as new:
         assert old.read("strip.png") != new.read("strip.png")
         assert _field(json.loads(new.read("pass.json")), "stamps_to_go")["value"] in (5, "5")
+
+
+async def test_a_burst_of_changes_on_one_pass_does_not_hide_the_next_change_of_another(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    members = []
+    for email_address in ("burst@example.com", "quiet@example.com"):
+        member = await _enrol(client, tenant, email_address)
+        token = _pass_json((await _download(client, member)).content)["authenticationToken"]
+        await client.post(
+            f"/passkit/v1/devices/{DEVICE}/registrations/{PASS_TYPE_ID}/{member['serial_number']}",
+            json={"pushToken": PUSH_TOKEN},
+            headers={"Authorization": f"ApplePass {token}"},
+        )
+        members.append(member)
+    for points in (10, 20, 30):  # each version is stamped a second after the previous one
+        await _change_balance(session_factory, tenant, members[0]["id"], points)
+    listing = f"/passkit/v1/devices/{DEVICE}/registrations/{PASS_TYPE_ID}"
+    tag = (await client.get(listing)).json()["lastUpdated"]
+    await _change_balance(session_factory, tenant, members[1]["id"], 5)
+    changed = await client.get(listing, params={"passesUpdatedSince": tag})
+    assert changed.status_code == 200
+    assert members[1]["serial_number"] in changed.json()["serialNumbers"]
+    pass_url = f"/passkit/v1/passes/{PASS_TYPE_ID}/{members[0]['serial_number']}"
+    token = _pass_json((await _download(client, members[0])).content)["authenticationToken"]
+    fetched = await client.get(pass_url, headers={"Authorization": f"ApplePass {token}"})
+    last_modified = email.utils.parsedate_to_datetime(fetched.headers["last-modified"])
+    assert last_modified <= datetime.now(UTC)  # never in the future
+
+
+async def test_renaming_the_program_or_adding_a_store_updates_every_card(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    member = await _enrol(client, tenant)
+    token = _pass_json((await _download(client, member)).content)["authenticationToken"]
+    await client.post(
+        f"/passkit/v1/devices/{DEVICE}/registrations/{PASS_TYPE_ID}/{member['serial_number']}",
+        json={"pushToken": PUSH_TOKEN},
+        headers={"Authorization": f"ApplePass {token}"},
+    )
+    listing = f"/passkit/v1/devices/{DEVICE}/registrations/{PASS_TYPE_ID}"
+    await _outlast_the_tag_grace()
+    tag = (await client.get(listing)).json()["lastUpdated"]
+    renamed = await client.patch(
+        f"/api/v1/programs/{tenant.program_id}",
+        json={"name": "Club Caféine"},
+        headers=tenant.headers(Role.owner),
+    )
+    assert renamed.status_code == 200
+    changed = await client.get(listing, params={"passesUpdatedSince": tag})
+    assert changed.json()["serialNumbers"] == [member["serial_number"]]
+    assert "Club Caféine" in json.dumps(
+        _pass_json((await _download(client, member)).content), ensure_ascii=False
+    )
+
+    await _outlast_the_tag_grace()
+    tag = changed.json()["lastUpdated"]
+    await client.post(
+        "/api/v1/stores",
+        json={"name": "Gare de Lyon", "latitude": 48.844, "longitude": 2.374},
+        headers=tenant.headers(Role.owner),
+    )
+    moved = await client.get(listing, params={"passesUpdatedSince": tag})
+    assert moved.json()["serialNumbers"] == [member["serial_number"]]
+    assert len(_pass_json((await _download(client, member)).content)["locations"]) == 3  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ from wallet_service.config import Settings
 from wallet_service.errors import ServiceUnavailable
 from wallet_service.passes.model import CardState
 from wallet_service.passes.templates import load_template
-from wallet_service.security.keys import derive_key
+from wallet_service.security.keys import KeyRing
 
 __all__ = ["AppleIssuer", "AppleWalletUnavailable", "certificate_report", "load_apple_issuer"]
 
@@ -41,13 +41,16 @@ class AppleIssuer:
     team_id: str
     web_service_url: str
     templates_dir: Path
-    _auth_key: bytes
+    _auth_keys: KeyRing
 
     def authentication_token(self, serial_number: str) -> str:
-        return derive_authentication_token(self._auth_key, serial_number)
+        return derive_authentication_token(self._auth_keys.active, serial_number)
 
     def authenticates(self, serial_number: str, presented: str) -> bool:
-        return tokens_match(presented, self.authentication_token(serial_number))
+        return any(
+            tokens_match(presented, derive_authentication_token(key, serial_number))
+            for key in self._auth_keys.all
+        )
 
     async def issue(self, card: CardState, template_name: str) -> bytes:
         template = load_template(template_name, self.templates_dir)
@@ -84,7 +87,9 @@ def load_apple_issuer(settings: Settings) -> AppleIssuer | None:
         team_id=team_id,
         web_service_url=f"{settings.public_url}/passkit",
         templates_dir=settings.templates_dir,
-        _auth_key=derive_key(master, "apple-authentication-token"),
+        _auth_keys=KeyRing.derive(
+            master, settings.retired_signing_keys(), "apple-authentication-token"
+        ),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,7 @@ from wallet_service.db.models import Member, PassLogEntry, PassRegistration
 
 __all__ = [
     "MAX_LOG_MESSAGE_CHARS",
+    "UPDATE_TAG_GRACE",
     "decode_update_tag",
     "encode_update_tag",
     "register_device",
@@ -23,6 +24,10 @@ __all__ = [
 ]
 
 MAX_LOG_MESSAGE_CHARS = 2_000
+# The tag handed to a device lags the clock by this much: a transaction that stamped its
+# change a moment ago but commits after the device's query is still listed next time.
+# The price is that a pass changed within the window may be listed twice (then a 304).
+UPDATE_TAG_GRACE = timedelta(seconds=2)
 _SERIAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
@@ -96,8 +101,9 @@ async def serials_updated_since(
     device_library_identifier: str,
     pass_type_identifier: str,
     since: datetime | None,
-) -> tuple[list[str], datetime | None]:
-    """Serials of the device's passes changed after ``since``, and the newest change."""
+    now: datetime,
+) -> tuple[list[str], datetime]:
+    """Serials of the device's passes changed after ``since``, and the next tag's instant."""
     statement = (
         select(Member.serial_number, Member.pass_updated_at)
         .join(PassRegistration, PassRegistration.member_id == Member.id)
@@ -109,9 +115,7 @@ async def serials_updated_since(
     if since is not None:
         statement = statement.where(Member.pass_updated_at > since)
     rows = (await session.execute(statement.order_by(Member.serial_number))).all()
-    if not rows:
-        return [], None
-    return [serial for serial, _ in rows], max(updated for _, updated in rows)
+    return [serial for serial, _ in rows], now - UPDATE_TAG_GRACE
 
 
 async def store_device_logs(session: AsyncSession, messages: Sequence[str]) -> None:

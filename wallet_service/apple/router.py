@@ -24,6 +24,7 @@ from wallet_service.api.schemas import Page, PageParamsDep, ReadModel
 from wallet_service.apple import registrations
 from wallet_service.apple.issuer import AppleIssuer, AppleWalletUnavailable
 from wallet_service.apple.pkpass import PKPASS_MEDIA_TYPE
+from wallet_service.db.base import utcnow
 from wallet_service.db.models import Member, PassLogEntry, Program
 from wallet_service.db.repository import count_and_list
 from wallet_service.errors import AuthenticationRequired, InvalidRequest, NotFound
@@ -96,6 +97,9 @@ async def _authenticated_pass(
 
 
 def _http_date(moment: datetime) -> str:
+    # Never in the future (HTTP forbids it): versions are spaced a second apart and may run
+    # ahead of the clock for a moment; the next fetch then simply gets the pass again.
+    moment = min(moment, utcnow())
     return email.utils.format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
 
 
@@ -127,7 +131,7 @@ async def _pkpass_response(
     card = await card_state_for(
         session,
         member,
-        barcode_key=request.app.state.barcode_key,
+        barcode_key=request.app.state.barcode_keys.active,
         card_page_url=links.card_page_url(member.serial_number),
     )
     content = await issuer.issue(card, program.template)
@@ -214,8 +218,9 @@ async def list_updated_serials(
         device_library_identifier=device_library_identifier,
         pass_type_identifier=pass_type_identifier,
         since=since,
+        now=utcnow(),
     )
-    if not serials or last_updated is None:
+    if not serials:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return SerialNumbers(
         serialNumbers=serials, lastUpdated=registrations.encode_update_tag(last_updated)

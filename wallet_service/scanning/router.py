@@ -27,6 +27,7 @@ from wallet_service.scanning.schemas import (
     ScanCreate,
     ScanRead,
 )
+from wallet_service.security.keys import KeyRing
 from wallet_service.security.permissions import Permission
 from wallet_service.security.principal import Principal
 
@@ -39,9 +40,9 @@ Reader = Annotated[Principal, Depends(require(Permission.members_read))]
 _MUTATION_ERRORS = responses(400, 401, 403, 404, 409, 422)
 
 
-def _barcode_key(request: Request) -> bytes:
-    key: bytes = request.app.state.barcode_key
-    return key
+def _barcode_key(request: Request) -> KeyRing:
+    keys: KeyRing = request.app.state.barcode_keys
+    return keys
 
 
 def _call(key: str | None, request: Request, payload: object) -> IdempotentCall:

@@ -43,23 +43,25 @@ from wallet_service.scanning.schemas import (
 )
 from wallet_service.scanning.short_code import serial_prefix_of
 from wallet_service.scanning.token import InvalidBarcode, verify_token
+from wallet_service.security.keys import KeyRing
 from wallet_service.security.principal import MerchantScope, Principal
 
 __all__ = ["lookup_card", "record_scan", "redeem", "reverse"]
 
 
 async def _card(
-    session: AsyncSession, scope: MerchantScope, barcode: str, key: bytes, *, for_update: bool
+    session: AsyncSession, scope: MerchantScope, barcode: str, keys: KeyRing, *, for_update: bool
 ) -> Member:
     statement = scoped_select(scope, Member)
     try:
-        serial = verify_token(key, barcode)  # forged or garbled: no database hit
+        # Forged or garbled: refused without a database hit.
+        serial = verify_token(keys.active, barcode, previous_secrets=keys.retired)
         statement = statement.where(Member.serial_number == serial)
     except InvalidBarcode:
         if barcode.strip().upper().startswith("LW"):
             raise
         # Typed from under the barcode: the short code (checked first, then looked up).
-        prefix = serial_prefix_of(key, barcode)
+        prefix = serial_prefix_of(keys, barcode)
         statement = statement.where(Member.serial_number.startswith(prefix)).limit(2)
     if for_update:
         statement = statement.with_for_update()
@@ -198,9 +200,9 @@ async def _pay_referral(
 
 
 async def lookup_card(
-    session: AsyncSession, principal: Principal, barcode: str, key: bytes, at: datetime
+    session: AsyncSession, principal: Principal, barcode: str, keys: KeyRing, at: datetime
 ) -> LookupRead:
-    member = await _card(session, principal.scope, barcode, key, for_update=False)
+    member = await _card(session, principal.scope, barcode, keys, for_update=False)
     account = await load_account(session, member)
     return LookupRead(member=_summary(account, at), rewards=await _options(session, account, at))
 
@@ -210,11 +212,11 @@ async def record_scan(
     principal: Principal,
     data: ScanCreate,
     call: IdempotentCall,
-    key: bytes,
+    keys: KeyRing,
     at: datetime,
 ) -> StoredResponse:
     store_id = await _store_for(session, principal, data.store_id)
-    member = await _card(session, principal.scope, data.barcode, key, for_update=True)
+    member = await _card(session, principal.scope, data.barcode, keys, for_update=True)
     if (stored := await call.replay(session, principal.scope)) is not None:
         return stored
     source = PostingSource.from_principal(
@@ -256,11 +258,11 @@ async def redeem(
     principal: Principal,
     data: RedemptionCreate,
     call: IdempotentCall,
-    key: bytes,
+    keys: KeyRing,
     at: datetime,
 ) -> StoredResponse:
     store_id = await _store_for(session, principal, data.store_id)
-    member = await _card(session, principal.scope, data.barcode, key, for_update=True)
+    member = await _card(session, principal.scope, data.barcode, keys, for_update=True)
     if (stored := await call.replay(session, principal.scope)) is not None:
         return stored
     source = PostingSource.from_principal(principal, store_id=store_id)

@@ -14,6 +14,7 @@ import hmac
 import re
 
 from wallet_service.scanning.token import InvalidBarcode
+from wallet_service.security.keys import KeyRing
 
 __all__ = ["PREFIX_DIGITS", "issue_short_code", "serial_prefix_of"]
 
@@ -33,13 +34,13 @@ def issue_short_code(secret: bytes, serial_number: str) -> str:
     return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
-def serial_prefix_of(secret: bytes, typed: str) -> str:
+def serial_prefix_of(keys: KeyRing, typed: str) -> str:
     """The serial-number prefix (``e91a6201-0920``) a typed code names, or ``InvalidBarcode``."""
     code = re.sub(r"[\s-]", "", typed).upper()
     if not _SHAPE.match(code):
         raise InvalidBarcode("This is not a card code.")
     digits, check = code[:PREFIX_DIGITS], code[PREFIX_DIGITS:]
-    if not hmac.compare_digest(check, _check(secret, digits)):
+    if not any(hmac.compare_digest(check, _check(key, digits)) for key in keys.all):
         raise InvalidBarcode("This card code has a typo.")
     lowered = digits.lower()
     return f"{lowered[:8]}-{lowered[8:]}"

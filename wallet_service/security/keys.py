@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-__all__ = ["derive_key", "url_token", "url_token_matches"]
+__all__ = ["KeyRing", "derive_key", "url_token", "url_token_matches"]
 
 
 def derive_key(master: bytes, purpose: str) -> bytes:
@@ -25,3 +27,26 @@ def url_token(key: bytes, value: str) -> str:
 
 def url_token_matches(key: bytes, value: str, presented: str) -> bool:
     return hmac.compare_digest(url_token(key, value), presented.lower())
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """One purpose's keys: the active one signs, retired ones still verify.
+
+    Passes, barcodes and links outlive a rotation of ``WALLET_SECRET_KEY`` (a pass's
+    ``authenticationToken`` never changes on the device), so what was signed with a retired
+    key keeps working as long as that key stays in ``WALLET_PREVIOUS_SECRET_KEYS``.
+    """
+
+    active: bytes
+    retired: tuple[bytes, ...] = ()
+
+    @classmethod
+    def derive(cls, master: bytes, retired_masters: Sequence[bytes], purpose: str) -> KeyRing:
+        return cls(
+            derive_key(master, purpose), tuple(derive_key(m, purpose) for m in retired_masters)
+        )
+
+    @property
+    def all(self) -> tuple[bytes, ...]:
+        return (self.active, *self.retired)

@@ -79,7 +79,7 @@ async def card_page(
                 "points": points,
             }
         )
-    barcode = issue_token(request.app.state.barcode_key, member.serial_number)
+    barcode = issue_token(request.app.state.barcode_keys.active, member.serial_number)
     rewards = account.loyalty.reward_options(account.ledger, now, stock_used={})
     return templates.TemplateResponse(
         request,
@@ -103,7 +103,9 @@ async def card_page(
             else None,
             "expiring": state.expiring_soon.points,
             "barcode_svg": segno.make_qr(barcode, error="m").svg_data_uri(scale=5, border=2),
-            "barcode_text": barcode_alt_text(request.app.state.barcode_key, member.serial_number),
+            "barcode_text": barcode_alt_text(
+                request.app.state.barcode_keys.active, member.serial_number
+            ),
             "apple_pass_url": links.apple_pass_url(member.serial_number),
             "activity": activity,
             "rewards": [r for r in rewards if r.usable],

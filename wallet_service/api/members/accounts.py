@@ -17,10 +17,10 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wallet_service.db.base import utcnow
+from wallet_service.db.base import UTCDateTime, utcnow
 from wallet_service.db.models import LedgerEntry as EntryRow
 from wallet_service.db.models import LedgerTransaction as TransactionRow
 from wallet_service.db.models import Member, Program
@@ -38,7 +38,7 @@ from wallet_service.loyalty import (
     TransactionKind,
 )
 from wallet_service.loyalty.rules import ProgramRules
-from wallet_service.security.principal import Principal
+from wallet_service.security.principal import MerchantScope, Principal
 
 __all__ = [
     "Account",
@@ -49,6 +49,7 @@ __all__ = [
     "new_context",
     "post",
     "touch_pass",
+    "touch_passes",
 ]
 
 
@@ -73,6 +74,28 @@ def touch_pass(member: Member) -> None:
     """
     member.pass_version += 1
     member.pass_updated_at = max(utcnow(), member.pass_updated_at + timedelta(seconds=1))
+
+
+async def touch_passes(
+    session: AsyncSession, scope: MerchantScope, *, program_id: uuid.UUID | None = None
+) -> None:
+    """A new pass version for every card of the merchant (or program) after a design,
+    name, rules or store change, so devices fetch the new look."""
+    now = literal(utcnow(), UTCDateTime())
+    statement = (
+        update(Member)
+        .where(Member.merchant_id == scope.merchant_id)
+        .values(
+            pass_version=Member.pass_version + 1,
+            # Never move a version back in time (it may run ahead of the clock for a moment).
+            pass_updated_at=case(
+                (Member.pass_updated_at >= now, Member.pass_updated_at), else_=now
+            ),
+        )
+    )
+    if program_id is not None:
+        statement = statement.where(Member.program_id == program_id)
+    await session.execute(statement)
 
 
 @lru_cache(maxsize=256)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wallet_service.api.members.accounts import touch_passes
 from wallet_service.api.merchants.schemas import MerchantCreate, MerchantUpdate
 from wallet_service.db.models import Merchant
 from wallet_service.errors import Conflict, NotFound
@@ -39,7 +40,10 @@ async def update_merchant(
     session: AsyncSession, scope: MerchantScope, data: MerchantUpdate
 ) -> Merchant:
     merchant = await get_merchant(session, scope)
-    for field, value in data.model_dump(exclude_unset=True).items():
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    for field, value in changes.items():
         setattr(merchant, field, value)
+    if changes:  # the organisation name is on every card
+        await touch_passes(session, scope)
     await session.flush()
     return merchant

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wallet_service.api.members.accounts import default_rules
+from wallet_service.api.members.accounts import default_rules, touch_passes
 from wallet_service.api.programs.schemas import ProgramCreate, ProgramUpdate
 from wallet_service.db.models import Program
 from wallet_service.db.repository import count_and_list, get_scoped, scoped_select
@@ -76,5 +76,7 @@ async def update_program(
         changes["rules"] = validated_rules(changes["rules"], program.currency)
     for field, value in changes.items():
         setattr(program, field, value)
+    if changes:
+        await touch_passes(session, scope, program_id=program.id)
     await session.flush()
     return program

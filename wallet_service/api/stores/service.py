@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wallet_service.api.members.accounts import touch_passes
 from wallet_service.api.stores.schemas import StoreCreate, StoreUpdate
 from wallet_service.db.models import Store
 from wallet_service.db.repository import count_and_list, get_scoped, scoped_select
@@ -19,6 +20,7 @@ async def create_store(session: AsyncSession, scope: MerchantScope, data: StoreC
     store = Store(merchant_id=scope.merchant_id, **data.model_dump())
     session.add(store)
     await session.flush()
+    await touch_passes(session, scope)  # passes list the stores near the member
     return store
 
 
@@ -37,7 +39,10 @@ async def update_store(
     session: AsyncSession, scope: MerchantScope, store_id: uuid.UUID, data: StoreUpdate
 ) -> Store:
     store = await get_store(session, scope, store_id)
-    for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    for field, value in changes.items():
         setattr(store, field, value)
     await session.flush()
+    if changes:
+        await touch_passes(session, scope)
     return store

@@ -1,0 +1,32 @@
+"""Settings refuse configurations that would fail silently in production."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from wallet_service.config import Environment, Settings
+
+
+def test_production_requires_an_https_public_url(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="https"):
+        Settings(environment=Environment.production, public_url="http://shop.example")
+    ok = Settings(environment=Environment.production, public_url="https://shop.example/")
+    assert ok.public_url == "https://shop.example"
+
+
+def test_production_requires_a_secret_key(tmp_path: Path) -> None:
+    settings = Settings(
+        environment=Environment.production, public_url="https://shop.example", data_dir=tmp_path
+    )
+    with pytest.raises(RuntimeError, match="WALLET_SECRET_KEY"):
+        settings.signing_key()
+
+
+def test_development_generates_one_private_key_file_and_keeps_it(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    first, second = settings.signing_key(), Settings(data_dir=tmp_path).signing_key()
+    assert first == second and len(first) >= 32
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
