@@ -10,9 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import make_tenant
 from wallet_service.db.base import utcnow
-from wallet_service.db.models import IdempotencyRecord
+from wallet_service.db.models import IdempotencyRecord, PassLogEntry
 from wallet_service.db.session import session_scope
-from wallet_service.worker import purge_idempotency_records
+from wallet_service.worker import (
+    DEVICE_LOG_RETENTION,
+    purge_device_logs,
+    purge_idempotency_records,
+)
 
 
 async def test_old_idempotency_records_are_purged_and_recent_ones_kept(
@@ -37,3 +41,16 @@ async def test_old_idempotency_records_are_purged_and_recent_ones_kept(
         keys = (await session.execute(select(IdempotencyRecord.key))).scalars().all()
         assert keys == ["recent"]
         assert (await session.execute(select(func.count(IdempotencyRecord.id)))).scalar_one() == 1
+
+
+async def test_device_logs_older_than_a_month_are_purged(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_scope(session_factory) as session:
+        for message, age in (("old", timedelta(days=40)), ("fresh", timedelta(days=1))):
+            session.add(PassLogEntry(message=message, created_at=utcnow() - age))
+    async with session_scope(session_factory) as session:
+        assert await purge_device_logs(session, DEVICE_LOG_RETENTION) == 1
+    async with session_scope(session_factory) as session:
+        messages = (await session.execute(select(PassLogEntry.message))).scalars().all()
+    assert messages == ["fresh"]

@@ -23,14 +23,27 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from wallet_service.api.members.accounts import PostingSource, load_account, new_context, post
 from wallet_service.config import Settings
 from wallet_service.db.base import utcnow
-from wallet_service.db.models import IdempotencyRecord, LedgerEntry, Member, MemberStatus
+from wallet_service.db.models import (
+    IdempotencyRecord,
+    LedgerEntry,
+    Member,
+    MemberStatus,
+    PassLogEntry,
+)
 from wallet_service.db.session import create_engine_for, create_session_factory, session_scope
 
-__all__ = ["LoyaltyJobReport", "purge_idempotency_records", "run_loyalty_jobs", "run_worker"]
+__all__ = [
+    "LoyaltyJobReport",
+    "purge_device_logs",
+    "purge_idempotency_records",
+    "run_loyalty_jobs",
+    "run_worker",
+]
 
 logger = logging.getLogger(__name__)
 SYSTEM = PostingSource(channel="system")
 LOYALTY_JOBS_EVERY_SECONDS = 3600
+DEVICE_LOG_RETENTION = timedelta(days=30)
 
 
 @dataclass
@@ -43,6 +56,14 @@ async def purge_idempotency_records(session: AsyncSession, retention: timedelta)
     """Forget answers older than ``retention``: retries come within minutes, not days."""
     result = await session.execute(
         delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - retention)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def purge_device_logs(session: AsyncSession, retention: timedelta) -> int:
+    """Device logs are for debugging recent problems, and anyone may post them: keep a month."""
+    result = await session.execute(
+        delete(PassLogEntry).where(PassLogEntry.created_at < utcnow() - retention)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -111,8 +132,11 @@ async def run_worker(settings: Settings, *, once: bool = False) -> None:
                     purged = await purge_idempotency_records(
                         session, timedelta(hours=settings.idempotency_retention_hours)
                     )
-                if purged:
-                    logger.info("purged %d idempotency records", purged)
+                    purged_logs = await purge_device_logs(session, DEVICE_LOG_RETENTION)
+                if purged or purged_logs:
+                    logger.info(
+                        "purged %d idempotency records, %d device logs", purged, purged_logs
+                    )
                 if time.monotonic() - last_loyalty_run >= LOYALTY_JOBS_EVERY_SECONDS:
                     report = await run_loyalty_jobs(factory)
                     last_loyalty_run = time.monotonic()

@@ -472,3 +472,20 @@ async def test_absurd_amounts_are_refused(
     member = await _member(client, tenant)
     response = await _scan(client, tenant, tenant.barcode(member["serial_number"]), "1e20")
     assert response.status_code == 422 and response.json()["code"] == "validation_error"
+
+
+async def test_two_tills_numbering_receipts_alike_do_not_collide(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
+    second_till = await client.post(
+        "/api/v1/api-keys", json={"name": "Till 2"}, headers=tenant.headers(Role.owner)
+    )
+    till_two = {"Authorization": f"Bearer {second_till.json()['key']}"}
+    member = await _member(client, tenant)
+    barcode = tenant.barcode(member["serial_number"])
+    first = await _scan(client, tenant, barcode, "5", key="receipt-0001")
+    second = await _scan(client, tenant, barcode, "5", key="receipt-0001", headers=till_two)
+    assert first.status_code == second.status_code == 201
+    assert first.json()["transaction_id"] != second.json()["transaction_id"]
+    assert await _ledger_counts(session_factory, member["id"]) == (2, 100, 100)

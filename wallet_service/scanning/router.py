@@ -38,6 +38,7 @@ router = APIRouter(tags=["scanning"])
 Scanner = Annotated[Principal, Depends(require(Permission.scans_write))]
 Reader = Annotated[Principal, Depends(require(Permission.members_read))]
 _MUTATION_ERRORS = responses(400, 401, 403, 404, 409, 422)
+ONLINE_ORDER_KEY = "online-order:"
 
 
 def _barcode_key(request: Request) -> KeyRing:
@@ -45,13 +46,18 @@ def _barcode_key(request: Request) -> KeyRing:
     return keys
 
 
-def _call(key: str | None, request: Request, payload: object) -> IdempotentCall:
+def _call(
+    key: str | None, request: Request, principal: Principal, payload: object
+) -> IdempotentCall:
     if not key:
         raise BadRequest(
             "Send an Idempotency-Key header so a retried request is not applied twice.",
             code="idempotency_key_required",
         )
-    return IdempotentCall.of(key, request.url.path, payload)
+    # A header key belongs to its caller: two tills numbering receipts alike must not
+    # collide. Online order ids are the merchant's, whoever sends them.
+    scoped = key if key.startswith(ONLINE_ORDER_KEY) else f"{principal.id}:{key}"
+    return IdempotentCall.of(scoped, request.url.path, payload)
 
 
 def _json(stored: StoredResponse) -> JSONResponse:
@@ -88,8 +94,8 @@ async def record_scan(
     if data.channel == "online" and data.order_id:
         # The order id is the key, whatever the shop sends: a retry with a fresh header
         # must still not credit the same order twice.
-        idempotency_key = f"online-order:{data.order_id}"
-    call = _call(idempotency_key, request, data.model_dump(mode="json"))
+        idempotency_key = f"{ONLINE_ORDER_KEY}{data.order_id}"
+    call = _call(idempotency_key, request, principal, data.model_dump(mode="json"))
     stored = await service.record_scan(
         session, principal, data, call, _barcode_key(request), utcnow()
     )
@@ -110,7 +116,7 @@ async def redeem_reward(
     idempotency_key: IdempotencyKeyDep,
 ) -> JSONResponse:
     """Spend points on a catalog reward; the answer says what to give the customer."""
-    call = _call(idempotency_key, request, data.model_dump(mode="json"))
+    call = _call(idempotency_key, request, principal, data.model_dump(mode="json"))
     stored = await service.redeem(session, principal, data, call, _barcode_key(request), utcnow())
     return _json(stored)
 
@@ -130,6 +136,6 @@ async def reverse_transaction(
     idempotency_key: IdempotencyKeyDep,
 ) -> JSONResponse:
     """Undo a mistaken scan or redemption exactly (once)."""
-    call = _call(idempotency_key, request, data.model_dump(mode="json"))
+    call = _call(idempotency_key, request, principal, data.model_dump(mode="json"))
     stored = await service.reverse(session, principal, transaction_id, data, call, utcnow())
     return _json(stored)
