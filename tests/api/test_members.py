@@ -123,3 +123,19 @@ async def test_absurd_pagination_is_a_validation_problem(
         "/api/v1/members", params={"offset": 10**30}, headers=tenant.headers()
     )
     assert response.status_code == 422 and response.json()["code"] == "validation_error"
+
+
+async def test_a_double_submitted_enrolment_with_one_key_enrols_and_welcomes_once(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    url = f"/api/v1/programs/{tenant.program_id}/members"
+    headers = {**tenant.headers(), "Idempotency-Key": "signup-form-7f3a"}
+    first = await client.post(url, json={"given_name": "Noa"}, headers=headers)
+    again = await client.post(url, json={"given_name": "Noa"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    other = await client.post(url, json={"given_name": "Zoé"}, headers=headers)
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+    members = await client.get("/api/v1/members", headers=tenant.headers())
+    assert members.json()["count"] == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -41,6 +42,11 @@ class IdempotentCall:
     def of(cls, key: str, path: str, payload: Any) -> IdempotentCall:
         canonical = json.dumps([path, payload], sort_keys=True, separators=(",", ":"), default=str)
         return cls(key=key, fingerprint=hashlib.sha256(canonical.encode()).hexdigest())
+
+    @classmethod
+    def for_caller(cls, caller_id: uuid.UUID, key: str, path: str, payload: Any) -> IdempotentCall:
+        """A header key belongs to its caller: two tills numbering receipts alike never collide."""
+        return cls.of(f"{caller_id}:{key}", path, payload)
 
     async def replay(self, session: AsyncSession, scope: MerchantScope) -> StoredResponse | None:
         """The first answer for this key, or ``None``; a different request under it is a 409."""

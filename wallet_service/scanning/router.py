@@ -54,10 +54,9 @@ def _call(
             "Send an Idempotency-Key header so a retried request is not applied twice.",
             code="idempotency_key_required",
         )
-    # A header key belongs to its caller: two tills numbering receipts alike must not
-    # collide. Online order ids are the merchant's, whoever sends them.
-    scoped = key if key.startswith(ONLINE_ORDER_KEY) else f"{principal.id}:{key}"
-    return IdempotentCall.of(scoped, request.url.path, payload)
+    if key.startswith(ONLINE_ORDER_KEY):  # order ids are the merchant's, whoever sends them
+        return IdempotentCall.of(key, request.url.path, payload)
+    return IdempotentCall.for_caller(principal.id, key, request.url.path, payload)
 
 
 def _json(stored: StoredResponse) -> JSONResponse:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wallet_service.api.deps import LinksDep, SessionDep, require
+from wallet_service.api.idempotency import IdempotencyKeyDep, IdempotentCall, StoredResponse
 from wallet_service.api.members import service
 from wallet_service.api.members.accounts import PostingSource
 from wallet_service.api.members.schemas import ConsentChange, ConsentRead, MemberCreate, MemberRead
@@ -52,13 +54,24 @@ async def _read(
     responses=responses(401, 403, 404, 409, 422),
 )
 async def create_member(
+    request: Request,
     program_id: uuid.UUID,
     data: MemberCreate,
     session: SessionDep,
     principal: Writer,
     links: LinksDep,
-) -> MemberRead:
-    """Enrol a customer: returns the member with its pass serial number."""
+    idempotency_key: IdempotencyKeyDep,
+) -> MemberRead | JSONResponse:
+    """Enrol a customer: returns the member with its pass serial number.
+
+    With an ``Idempotency-Key``, a double-submitted form enrols (and welcomes) once.
+    """
+    call = None
+    if idempotency_key:
+        payload = data.model_dump(mode="json")
+        call = IdempotentCall.for_caller(principal.id, idempotency_key, request.url.path, payload)
+        if (stored := await call.replay(session, principal.scope)) is not None:
+            return JSONResponse(stored.body, status_code=stored.status_code)
     member = await service.create_member(
         session,
         principal.scope,
@@ -67,7 +80,12 @@ async def create_member(
         source=principal.kind.value,
         posting_source=PostingSource.from_principal(principal, channel="enrolment"),
     )
-    return await _read(session, principal.scope, member, links)
+    created = await _read(session, principal.scope, member, links)
+    if call is not None:
+        await call.remember(
+            session, principal.scope, StoredResponse(201, created.model_dump(mode="json"))
+        )
+    return created
 
 
 @router.get("/members", response_model=Page[MemberRead], responses=responses(401, 403))
