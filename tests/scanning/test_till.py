@@ -71,6 +71,20 @@ async def _scan(
     )
 
 
+async def _redeem(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    barcode: str,
+    reward_code: str,
+    key: str | None = None,
+) -> httpx.Response:
+    return await client.post(
+        "/api/v1/redemptions",
+        json={"barcode": barcode, "reward_code": reward_code},
+        headers={**tenant.headers(), "Idempotency-Key": key or str(uuid.uuid4())},
+    )
+
+
 async def _ledger_counts(
     factory: async_sessionmaker[AsyncSession], member_id: str
 ) -> tuple[int, int, int]:
@@ -164,14 +178,9 @@ async def test_fifty_concurrent_redemptions_never_overspend(
     barcode = tenant.barcode(member["serial_number"])
     assert (await _scan(client, tenant, barcode, "100")).json()["member"]["points_balance"] == 1000
 
-    async def redeem() -> httpx.Response:
-        return await client.post(
-            "/api/v1/redemptions",
-            json={"barcode": barcode, "reward_code": "coffee"},
-            headers={**tenant.headers(), "Idempotency-Key": str(uuid.uuid4())},
-        )
-
-    responses = await asyncio.gather(*(redeem() for _ in range(50)))
+    responses = await asyncio.gather(
+        *(_redeem(client, tenant, barcode, "coffee") for _ in range(50))
+    )
     statuses = [r.status_code for r in responses]
     assert statuses.count(201) == 10, statuses
     assert statuses.count(409) == 40
@@ -190,13 +199,7 @@ async def test_limited_stock_runs_out_across_members(
         await _scan(client, tenant, barcodes[-1], "10")
     results = []
     for barcode in barcodes:
-        results.append(
-            await client.post(
-                "/api/v1/redemptions",
-                json={"barcode": barcode, "reward_code": "mug"},
-                headers={**tenant.headers(), "Idempotency-Key": str(uuid.uuid4())},
-            )
-        )
+        results.append(await _redeem(client, tenant, barcode, "mug"))
     assert results[0].status_code == 201, results[0].text
     assert results[1].status_code == 409
     assert results[1].json()["code"] == "reward_out_of_stock"
@@ -208,11 +211,7 @@ async def test_limited_stock_runs_out_across_members(
         headers={**tenant.headers(), "Idempotency-Key": "undo-mug"},
     )
     assert reversal.status_code == 201, reversal.text
-    retry = await client.post(
-        "/api/v1/redemptions",
-        json={"barcode": barcodes[1], "reward_code": "mug"},
-        headers={**tenant.headers(), "Idempotency-Key": str(uuid.uuid4())},
-    )
+    retry = await _redeem(client, tenant, barcodes[1], "mug")
     assert retry.status_code == 201, retry.text
 
 
@@ -357,18 +356,10 @@ async def test_rewards_reserved_for_a_tier_are_refused_with_a_clear_code(
     member = await _member(client, tenant)
     barcode = tenant.barcode(member["serial_number"])
     await _scan(client, tenant, barcode, "40")
-    response = await client.post(
-        "/api/v1/redemptions",
-        json={"barcode": barcode, "reward_code": "ten-percent-off"},
-        headers={**tenant.headers(), "Idempotency-Key": "tier"},
-    )
+    response = await _redeem(client, tenant, barcode, "ten-percent-off", "tier")
     assert response.status_code == 422
     assert response.json()["code"] == "reward_not_allowed_for_tier"
-    unknown = await client.post(
-        "/api/v1/redemptions",
-        json={"barcode": barcode, "reward_code": "no-such-reward"},
-        headers={**tenant.headers(), "Idempotency-Key": "unknown"},
-    )
+    unknown = await _redeem(client, tenant, barcode, "no-such-reward", "unknown")
     assert unknown.status_code == 404 and unknown.json()["code"] == "reward_not_found"
 
 
