@@ -399,7 +399,10 @@ async def retry_cut_off(
     finally:
         engine.dispose()
     seen = set(acknowledged)
-    pending = [(key, body) for key, body in rows if body.get("transaction_id") not in seen]
+    # Stored keys are scoped to their caller ("<api key id>:<key>"); the till resends its own.
+    pending = [
+        (key.split(":", 1)[1], body) for key, body in rows if body.get("transaction_id") not in seen
+    ]
     barcode_key = derive_key(SECRET_KEY.encode(), "barcode-token")
     answered: list[str] = []
     mismatches = 0
