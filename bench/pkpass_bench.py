@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/pkpass_bench.py [--seconds 5]
+    .venv/bin/python -m bench.pkpass_bench [--seconds 5]
 
 The process pins itself to one CPU (children inherit it), generates a
 development chain in a temporary directory, then:
@@ -38,6 +38,7 @@ from pathlib import Path
 
 from cryptography.hazmat.backends.openssl import backend
 
+from bench.report import DOC, cpu_model, write_section
 from certificates.dev import generate_dev_chain
 from certificates.store import load_signing_material
 from wallet_service.apple.auth import derive_authentication_token
@@ -47,8 +48,6 @@ from wallet_service.passes.model import CardState, Money, PassLocation
 from wallet_service.passes.templates import PassTemplate, load_template
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- bench:pkpass -->", "<!-- /bench:pkpass -->"
 TARGET = 0.75
 PASS_TYPE_ID = "pass.dev.wallet-service.loyalty"
 TEAM_ID = "DEVTEAM123"
@@ -162,29 +161,6 @@ def parse_sign_rate(output: str) -> float:
     raise ValueError(f"no 'rsa 2048 bits' sign/s figure in openssl output:\n{output}")
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def write_report(section: str) -> None:
-    """Replace (or append) the delimited section of ``docs/benchmarks.md``."""
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{section.strip()}\n{END}"
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(text, encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="duration per template")
@@ -222,7 +198,8 @@ def main() -> int:
 
     if not args.no_write:
         library = backend.openssl_version_text()
-        write_report(
+        write_section(
+            "pkpass",
             f"""
 ## Signed `.pkpass` throughput, one core
 
@@ -248,7 +225,7 @@ dominated by the one RSA signature.
 
 A pass type certificate signs on one core at this rate; the API scales by
 adding cores/replicas, as signing is CPU-bound and shares no state.
-"""
+""",
         )
         print(f"updated {DOC.relative_to(ROOT)}")
     return 0 if verdict == "met" else 1

@@ -44,7 +44,6 @@ import json
 import os
 import platform
 import random
-import re
 import resource
 import shutil
 import signal
@@ -67,6 +66,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from bench.bench_app import BARE_PATH, ProfileSummary, read_profile_output
+from bench.report import DOC, cpu_model, write_section
 from wallet_service.api.api_keys.schemas import ApiKeyCreate
 from wallet_service.api.api_keys.service import create_api_key
 from wallet_service.api.merchants.schemas import MerchantCreate
@@ -87,8 +87,6 @@ from wallet_service.security.principal import MerchantScope
 __all__ = ["main"]
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- bench:scans -->", "<!-- /bench:scans -->"
 CONNECTIONS = 64
 TARGET_RATIO = 0.40
 TARGET_P99_MS = 50.0
@@ -896,16 +894,6 @@ def bench_backend(
 # Report
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def client_description(client: str) -> str:
     if client == "wrk":
         version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout
@@ -995,19 +983,6 @@ def targets_table(runs: list[BackendRun]) -> str:
         cells = ["met" if verdicts[k] else "**missed**" for k in ("throughput", "p99", "ledger")]
         rows.append(f"| {run.backend} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
-
-
-def write_report(section: str) -> None:
-    """Replace (or append) the delimited section of ``docs/benchmarks.md``."""
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    text_now = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{section.strip()}\n{END}"
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-    if pattern.search(text_now):
-        text_now = pattern.sub(lambda _: block, text_now)
-    else:
-        text_now = text_now.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(text_now, encoding="utf-8")
 
 
 def profile_section(runs: list[BackendRun]) -> str:
@@ -1144,7 +1119,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(cpu_table(runs))
     if not args.no_write:
-        write_report(report_section(runs, args.seconds, args.members, client))
+        write_section("scans", report_section(runs, args.seconds, args.members, client))
         print(f"\nupdated {DOC.relative_to(ROOT)}")
     if any(run.error is not None for run in runs):
         return 2
