@@ -46,7 +46,7 @@ from wallet_service.scanning.token import InvalidBarcode, verify_token
 from wallet_service.security.keys import KeyRing
 from wallet_service.security.principal import MerchantScope, Principal
 
-__all__ = ["lookup_card", "record_scan", "redeem", "reverse"]
+__all__ = ["lookup_card", "record_scan", "redeem", "reverse", "stock_used"]
 
 
 async def _card(
@@ -88,7 +88,8 @@ async def _store_for(
     return store_id
 
 
-async def _stock_used(session: AsyncSession, account: Account) -> dict[str, int]:
+async def stock_used(session: AsyncSession, account: Account) -> dict[str, int]:
+    """Units of each limited reward already handed out."""
     if all(reward.stock is None for reward in account.loyalty.rules.rewards):
         return {}  # nothing is limited: no need to ask the database
     rows = await session.execute(
@@ -148,7 +149,7 @@ def _summary(account: Account, at: datetime) -> MemberSummary:
 
 async def _options(session: AsyncSession, account: Account, at: datetime) -> list[RewardOption]:
     options = account.loyalty.reward_options(
-        account.ledger, at, stock_used=await _stock_used(session, account)
+        account.ledger, at, stock_used=await stock_used(session, account)
     )
     return [
         RewardOption(

@@ -22,6 +22,7 @@ from wallet_service.db.base import utcnow
 from wallet_service.db.models import LedgerTransaction, MemberStatus, Merchant
 from wallet_service.errors import NotFound
 from wallet_service.loyalty import format_money
+from wallet_service.scanning.service import stock_used
 from wallet_service.scanning.token import issue_token
 from wallet_service.web.router import PAGE_HEADERS, static_url, templates
 
@@ -80,7 +81,9 @@ async def card_page(
             }
         )
     barcode = issue_token(request.app.state.barcode_keys.active, member.serial_number)
-    rewards = account.loyalty.reward_options(account.ledger, now, stock_used={})
+    rewards = account.loyalty.reward_options(
+        account.ledger, now, stock_used=await stock_used(session, account)
+    )
     return templates.TemplateResponse(
         request,
         "card.html",

@@ -13,8 +13,6 @@ from wallet_service.db.models import MemberStatus
 
 __all__ = ["ConsentChange", "ConsentRead", "MemberCreate", "MemberRead"]
 
-ConsentPurpose = str
-
 
 class ConsentChange(BaseModel):
     purpose: str = Field(
