@@ -4,8 +4,10 @@ URLs are given in their plain form (``sqlite:///path``, ``postgresql://...``) an
 here to the async driver the app uses and the sync driver Alembic uses.
 
 SQLite transactions start with ``BEGIN IMMEDIATE``: SQLite has no row locks, so the
-write lock is taken up front and concurrent balance changes queue (bounded by
-``busy_timeout``) instead of failing when a read transaction tries to upgrade.
+write lock is taken up front and concurrent balance changes queue instead of failing when a
+read transaction tries to upgrade. Within one process they queue on a pool of a single
+connection (first come, first served, no polling); other processes (the worker, the CLI)
+wait on SQLite's ``busy_timeout``, which retries by sleeping.
 """
 
 from __future__ import annotations
@@ -75,6 +77,11 @@ def create_engine_for(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("hide_parameters", True)
     driver_url = _driver_url(url, asynchronous=True)
     if driver_url.get_backend_name() == "sqlite":
+        # Every transaction takes the one write lock anyway; more connections would only
+        # poll for it (busy_timeout sleeps), which under load made latency seconds long.
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
         engine = create_async_engine(driver_url, **kwargs)
         install_sqlite_hooks(engine.sync_engine)
         return engine

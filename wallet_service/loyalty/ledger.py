@@ -22,9 +22,10 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar, cast
 
 from wallet_service.loyalty.amounts import currency_exponent, quantize_money
 from wallet_service.loyalty.entries import (
@@ -51,6 +52,7 @@ from wallet_service.loyalty.errors import (
 __all__ = ["MemberLedger", "PointsLot", "Posting"]
 
 _NOT_REVERSIBLE = frozenset({TransactionKind.REVERSAL, TransactionKind.EXPIRY})
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,10 +226,14 @@ def _check_balances(state: _State, transaction: LedgerTransaction) -> None:
         )
 
 
+def _earned_at(lot: PointsLot) -> datetime:
+    return lot.earned_at
+
+
 class MemberLedger:
     """Immutable, validated history of one member's loyalty transactions."""
 
-    __slots__ = ("_currency", "_state", "_transactions")
+    __slots__ = ("_currency", "_derived", "_state", "_transactions")
 
     def __init__(
         self,
@@ -239,6 +245,7 @@ class MemberLedger:
         """Fold ``transactions`` in posting order; ``verify=False`` trusts stored history."""
         currency_exponent(currency)
         self._currency = currency
+        self._derived: dict[Hashable, object] = {}
         self._state = _State()
         folded: list[LedgerTransaction] = []
         for transaction in transactions:
@@ -254,6 +261,7 @@ class MemberLedger:
     ) -> MemberLedger:
         ledger = cls.__new__(cls)
         ledger._currency = currency
+        ledger._derived = {}
         ledger._transactions = transactions
         ledger._state = state
         return ledger
@@ -314,10 +322,28 @@ class MemberLedger:
             return (kind, reference) in self._state.bonus_keys
         return any(key_kind is kind for key_kind, _ in self._state.bonus_keys)
 
+    def derived(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Return ``compute()``, computed once per ledger and ``key``.
+
+        A ledger never changes, so whatever is derived from it (a tier status at an
+        instant, the sorted lots) can be kept: one scan asks for the tier several times.
+        """
+        try:
+            return cast(T, self._derived[key])
+        except KeyError:
+            value = self._derived[key] = compute()
+            return value
+
     def lots(self, *, include_spent: bool = False) -> tuple[PointsLot, ...]:
         """Return point lots oldest first (by earning time, then posting order)."""
-        lots = sorted(self._state.lots.values(), key=lambda lot: lot.earned_at)
-        return tuple(lot for lot in lots if include_spent or lot.remaining_points > 0)
+        every = self.derived(
+            ("lots",), lambda: tuple(sorted(self._state.lots.values(), key=_earned_at))
+        )
+        if include_spent:
+            return every
+        return self.derived(
+            ("lots", "unspent"), lambda: tuple(lot for lot in every if lot.remaining_points > 0)
+        )
 
     def available_points(self, at: datetime) -> int:
         """Return points spendable at ``at``: the balance minus lots already past expiry."""

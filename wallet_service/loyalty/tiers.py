@@ -343,6 +343,10 @@ def _qualifies(tier: TierDefinition, activity: TierActivity) -> bool:
 
 def evaluate_tier(ladder: TierLadder, ledger: MemberLedger, at: datetime) -> TierStatus:
     """Return the highest tier whose criteria hold at ``at``, with progress to the next."""
+    return ledger.derived(("tier", ladder, at), lambda: _evaluate_tier(ladder, ledger, at))
+
+
+def _evaluate_tier(ladder: TierLadder, ledger: MemberLedger, at: datetime) -> TierStatus:
     by_window: dict[int, TierActivity] = {}
 
     def activity_for(tier: TierDefinition) -> TierActivity:

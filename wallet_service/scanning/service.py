@@ -24,7 +24,7 @@ from wallet_service.api.members.accounts import (
     post,
 )
 from wallet_service.api.stores.service import get_store
-from wallet_service.db.models import LedgerTransaction, Member, MemberStatus, RewardStock
+from wallet_service.db.models import LedgerTransaction, Member, MemberStatus, Program, RewardStock
 from wallet_service.db.repository import get_scoped, scoped_select
 from wallet_service.errors import Conflict, NotFound, PermissionDenied
 from wallet_service.loyalty import Basket, BasketLine, BonusKind, TierMovement
@@ -51,8 +51,13 @@ __all__ = ["lookup_card", "record_scan", "redeem", "reverse", "stock_used"]
 
 async def _card(
     session: AsyncSession, scope: MerchantScope, barcode: str, keys: KeyRing, *, for_update: bool
-) -> Member:
-    statement = scoped_select(scope, Member)
+) -> tuple[Member, Program]:
+    # The program comes in the same round trip, for ``load_account``.
+    statement = (
+        scoped_select(scope, Member)
+        .add_columns(Program)
+        .join(Program, Program.id == Member.program_id)
+    )
     try:
         # Forged or garbled: refused without a database hit.
         serial = verify_token(keys.active, barcode, previous_secrets=keys.retired)
@@ -64,15 +69,15 @@ async def _card(
         prefix = serial_prefix_of(keys, barcode)
         statement = statement.where(Member.serial_number.startswith(prefix)).limit(2)
     if for_update:
-        statement = statement.with_for_update()
-    members = (await session.execute(statement)).scalars().all()
-    member = members[0] if len(members) == 1 else None
-    if member is None:
+        statement = statement.with_for_update(of=Member)
+    found = (await session.execute(statement)).all()
+    if len(found) != 1:
         # Another merchant's card looks exactly like an unknown one.
         raise NotFound("No member carries this card.", code="member_not_found")
+    member, program = found[0]
     if member.status is not MemberStatus.active:
         raise Conflict(f"This card is {member.status.value}.", code="card_voided")
-    return member
+    return member, program
 
 
 async def _store_for(
@@ -83,7 +88,8 @@ async def _store_for(
             "You can only record scans at your own store.", code="store_not_allowed"
         )
     store_id = requested or principal.store_id
-    if store_id is not None:
+    if store_id is not None and store_id != principal.store_id:
+        # A caller's own store was checked when the key or account was bound to it.
         await get_store(session, principal.scope, store_id)
     return store_id
 
@@ -203,8 +209,8 @@ async def _pay_referral(
 async def lookup_card(
     session: AsyncSession, principal: Principal, barcode: str, keys: KeyRing, at: datetime
 ) -> LookupRead:
-    member = await _card(session, principal.scope, barcode, keys, for_update=False)
-    account = await load_account(session, member)
+    member, program = await _card(session, principal.scope, barcode, keys, for_update=False)
+    account = await load_account(session, member, program)
     return LookupRead(member=_summary(account, at), rewards=await _options(session, account, at))
 
 
@@ -217,13 +223,13 @@ async def record_scan(
     at: datetime,
 ) -> StoredResponse:
     store_id = await _store_for(session, principal, data.store_id)
-    member = await _card(session, principal.scope, data.barcode, keys, for_update=True)
+    member, program = await _card(session, principal.scope, data.barcode, keys, for_update=True)
     if (stored := await call.replay(session, principal.scope)) is not None:
         return stored
     source = PostingSource.from_principal(
         principal, channel=data.channel, store_id=store_id, external_reference=data.order_id
     )
-    account = await _expire_due(session, await load_account(session, member), source, at)
+    account = await _expire_due(session, await load_account(session, member, program), source, at)
     basket = Basket(
         amount=data.amount.value,
         currency=data.amount.currency,
@@ -263,11 +269,11 @@ async def redeem(
     at: datetime,
 ) -> StoredResponse:
     store_id = await _store_for(session, principal, data.store_id)
-    member = await _card(session, principal.scope, data.barcode, keys, for_update=True)
+    member, program = await _card(session, principal.scope, data.barcode, keys, for_update=True)
     if (stored := await call.replay(session, principal.scope)) is not None:
         return stored
     source = PostingSource.from_principal(principal, store_id=store_id)
-    account = await _expire_due(session, await load_account(session, member), source, at)
+    account = await _expire_due(session, await load_account(session, member, program), source, at)
     reward = account.loyalty.rules.reward(data.reward_code)
     stock = await _locked_stock(session, account, reward.code) if reward.stock is not None else None
     redemption = account.loyalty.redeem_reward(

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from itertools import groupby
 from typing import Any
 
-from sqlalchemy import case, literal, select, update
+from sqlalchemy import Row, case, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wallet_service.db.base import UTCDateTime, utcnow
+from wallet_service.db.base import Base, UTCDateTime, utcnow
 from wallet_service.db.models import LedgerEntry as EntryRow
 from wallet_service.db.models import LedgerTransaction as TransactionRow
 from wallet_service.db.models import Member, Program
@@ -165,10 +167,42 @@ def new_context(source: PostingSource, at: datetime, note: str = "") -> Transact
     )
 
 
-def _entry_to_domain(row: EntryRow) -> LedgerEntry:
+_TRANSACTIONS = Base.metadata.tables[TransactionRow.__tablename__]
+_ENTRIES = Base.metadata.tables[EntryRow.__tablename__]
+HistoryRow = Row[*tuple[Any, ...]]
+# A member's history in one round trip: each transaction with its entries (if any).
+_HISTORY = (
+    select(
+        _TRANSACTIONS.c.id,
+        _TRANSACTIONS.c.kind,
+        _TRANSACTIONS.c.occurred_at,
+        _TRANSACTIONS.c.actor,
+        _TRANSACTIONS.c.store_id,
+        _TRANSACTIONS.c.note,
+        _TRANSACTIONS.c.purchase_amount,
+        _TRANSACTIONS.c.reverses_transaction_id,
+        _TRANSACTIONS.c.bonus_kind,
+        _TRANSACTIONS.c.bonus_reference,
+        _TRANSACTIONS.c.related_member_id,
+        _TRANSACTIONS.c.reward_code,
+        _ENTRIES.c.entry_key,
+        _ENTRIES.c.kind.label("entry_kind"),
+        _ENTRIES.c.points,
+        _ENTRIES.c.cashback,
+        _ENTRIES.c.stamps,
+        _ENTRIES.c.lot_expires_at,
+        _ENTRIES.c.draws,
+        _ENTRIES.c.reverses_entry_key,
+    )
+    .select_from(_TRANSACTIONS.outerjoin(_ENTRIES, _ENTRIES.c.transaction_id == _TRANSACTIONS.c.id))
+    .order_by(_TRANSACTIONS.c.position)
+)
+
+
+def _entry_to_domain(row: HistoryRow) -> LedgerEntry:
     return LedgerEntry(
         entry_id=row.entry_key,
-        kind=EntryKind(row.kind),
+        kind=EntryKind(row.entry_kind),
         points=row.points,
         cashback=Decimal(row.cashback).normalize() if row.cashback else Decimal(0),
         stamps=row.stamps,
@@ -178,12 +212,16 @@ def _entry_to_domain(row: EntryRow) -> LedgerEntry:
     )
 
 
-def _transaction_to_domain(row: TransactionRow, entries: list[EntryRow]) -> LedgerTransaction:
+def _entry_order(entry: LedgerEntry) -> int:
+    return int(entry.entry_id.rsplit(":", 1)[1])  # "<transaction>:<n>", n from 0
+
+
+def _transaction_to_domain(row: HistoryRow, entries: list[LedgerEntry]) -> LedgerTransaction:
     return LedgerTransaction(
         transaction_id=str(row.id),
         kind=TransactionKind(row.kind),
         occurred_at=row.occurred_at,
-        entries=tuple(_entry_to_domain(e) for e in entries),
+        entries=tuple(sorted(entries, key=_entry_order)),
         actor=row.actor,
         store_id=str(row.store_id) if row.store_id else None,
         note=row.note,
@@ -198,39 +236,34 @@ def _transaction_to_domain(row: TransactionRow, entries: list[EntryRow]) -> Ledg
     )
 
 
-async def load_account(session: AsyncSession, member: Member) -> Account:
-    """The member's account rebuilt from its stored history (lock the member first)."""
-    program = await session.get(Program, member.program_id)
-    assert program is not None  # a foreign key guarantees it
+def _history(rows: Sequence[HistoryRow]) -> Iterator[LedgerTransaction]:
+    """Fold the joined rows (one per entry, ordered by position) back into transactions."""
+    for _, group in groupby(rows, key=lambda row: row.id):
+        first, *rest = group
+        entries = [] if first.entry_key is None else [_entry_to_domain(first)]
+        entries.extend(_entry_to_domain(row) for row in rest)
+        yield _transaction_to_domain(first, entries)
+
+
+async def load_account(
+    session: AsyncSession, member: Member, program: Program | None = None
+) -> Account:
+    """The member's account rebuilt from its stored history (lock the member first).
+
+    Pass the member's ``program`` when it was loaded along with the member, to save a query.
+
+    Rows are read as plain tuples, not ORM objects: a busy card has hundreds of entries,
+    and the ledger never edits them.
+    """
+    if program is None:
+        program = await session.get(Program, member.program_id)
+        assert program is not None  # a foreign key guarantees it
+    assert program.id == member.program_id
     loyalty = loyalty_program(program)
-    transactions = (
-        (
-            await session.execute(
-                select(TransactionRow)
-                .where(TransactionRow.member_id == member.id)
-                .order_by(TransactionRow.position)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    entries = (
-        (
-            await session.execute(
-                select(EntryRow).where(EntryRow.member_id == member.id).order_by(EntryRow.entry_key)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    by_transaction: dict[uuid.UUID, list[EntryRow]] = {}
-    for entry in entries:
-        by_transaction.setdefault(entry.transaction_id, []).append(entry)
-    for rows in by_transaction.values():
-        rows.sort(key=lambda e: int(e.entry_key.rsplit(":", 1)[1]))
+    rows = (await session.execute(_HISTORY.where(_TRANSACTIONS.c.member_id == member.id))).all()
     ledger = MemberLedger(
         loyalty.rules.currency,
-        (_transaction_to_domain(t, by_transaction.get(t.id, [])) for t in transactions),
+        _history(rows),
         # Stored history was checked when it was posted; re-checking it on every scan
         # would make each scan cost O(history) twice.
         verify=False,
@@ -244,50 +277,55 @@ async def post(
     """Append the posting's transaction, refresh the member's caches, bump the pass."""
     member = account.member
     transaction = posting.transaction
-    row = TransactionRow(
-        id=uuid.UUID(transaction.transaction_id),
-        merchant_id=member.merchant_id,
-        member_id=member.id,
-        position=member.ledger_length,
-        kind=transaction.kind.value,
-        occurred_at=transaction.occurred_at,
-        channel=source.channel,
-        external_reference=source.external_reference,
-        actor=transaction.actor,
-        store_id=source.store_id,
-        staff_user_id=source.staff_user_id,
-        api_key_id=source.api_key_id,
-        note=transaction.note,
-        purchase_amount=transaction.purchase_amount,
-        reverses_transaction_id=uuid.UUID(transaction.reverses_transaction_id)
-        if transaction.reverses_transaction_id
-        else None,
-        bonus_kind=transaction.bonus_kind.value if transaction.bonus_kind else None,
-        bonus_reference=transaction.bonus_reference,
-        related_member_id=uuid.UUID(transaction.related_member_id)
-        if transaction.related_member_id
-        else None,
-        reward_code=transaction.reward_code,
+    transaction_id = uuid.UUID(transaction.transaction_id)
+    # Core inserts, not ORM objects: the rows are written once and never edited, so the
+    # unit of work would only add cost (and a flush per table to order them).
+    await session.execute(
+        insert(_TRANSACTIONS).values(
+            id=transaction_id,
+            merchant_id=member.merchant_id,
+            member_id=member.id,
+            position=member.ledger_length,
+            kind=transaction.kind.value,
+            occurred_at=transaction.occurred_at,
+            channel=source.channel,
+            external_reference=source.external_reference,
+            actor=transaction.actor,
+            store_id=source.store_id,
+            staff_user_id=source.staff_user_id,
+            api_key_id=source.api_key_id,
+            note=transaction.note,
+            purchase_amount=transaction.purchase_amount,
+            reverses_transaction_id=uuid.UUID(transaction.reverses_transaction_id)
+            if transaction.reverses_transaction_id
+            else None,
+            bonus_kind=transaction.bonus_kind.value if transaction.bonus_kind else None,
+            bonus_reference=transaction.bonus_reference,
+            related_member_id=uuid.UUID(transaction.related_member_id)
+            if transaction.related_member_id
+            else None,
+            reward_code=transaction.reward_code,
+        )
     )
-    session.add(row)
-    # Without ORM relationships the unit of work does not order the inserts: the parent
-    # transaction row must exist before its entries reference it.
-    await session.flush()
-    for entry in transaction.entries:
-        session.add(
-            EntryRow(
-                merchant_id=member.merchant_id,
-                member_id=member.id,
-                transaction_id=row.id,
-                entry_key=entry.entry_id,
-                kind=entry.kind.value,
-                points=entry.points,
-                cashback=entry.cashback,
-                stamps=entry.stamps,
-                lot_expires_at=entry.lot_expires_at,
-                draws=[[d.lot_entry_id, d.points] for d in entry.draws],
-                reverses_entry_key=entry.reverses_entry_id,
-            )
+    if transaction.entries:
+        await session.execute(
+            insert(_ENTRIES),
+            [
+                {
+                    "merchant_id": member.merchant_id,
+                    "member_id": member.id,
+                    "transaction_id": transaction_id,
+                    "entry_key": entry.entry_id,
+                    "kind": entry.kind.value,
+                    "points": entry.points,
+                    "cashback": entry.cashback,
+                    "stamps": entry.stamps,
+                    "lot_expires_at": entry.lot_expires_at,
+                    "draws": [[d.lot_entry_id, d.points] for d in entry.draws],
+                    "reverses_entry_key": entry.reverses_entry_id,
+                }
+                for entry in transaction.entries
+            ],
         )
     member.ledger_length += 1
     updated = Account(
