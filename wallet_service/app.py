@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from wallet_service import __version__
+from wallet_service.api.members.ledger_cache import LedgerCache, sharing
 from wallet_service.api.problems import install_problem_handlers
 from wallet_service.api.router import api_router
 from wallet_service.apple.issuer import load_apple_issuer
@@ -32,7 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine_for(settings.resolved_database_url)
         app.state.engine = engine
-        app.state.session_factory = create_session_factory(engine)
+        ledgers = LedgerCache(settings.ledger_cache_transactions)
+        app.state.session_factory = create_session_factory(engine, sharing(ledgers))
         certificate_status(settings)  # warns at start-up too when expiry is near
         try:
             yield

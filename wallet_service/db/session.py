@@ -91,9 +91,12 @@ def create_engine_for(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(driver_url, **kwargs)
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def create_session_factory(
+    engine: AsyncEngine, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``engine``; ``info`` is shared by every session (e.g. a process-wide cache)."""
     # expire_on_commit=False: responses are built from rows after the transaction ends.
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
 
 
 @asynccontextmanager

@@ -53,6 +53,7 @@ __all__ = ["MemberLedger", "PointsLot", "Posting"]
 
 _NOT_REVERSIBLE = frozenset({TransactionKind.REVERSAL, TransactionKind.EXPIRY})
 T = TypeVar("T")
+_MAX_DERIVED = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +332,8 @@ class MemberLedger:
         try:
             return cast(T, self._derived[key])
         except KeyError:
+            if len(self._derived) >= _MAX_DERIVED:
+                self._derived.clear()  # a ledger kept in a cache is asked about many instants
             value = self._derived[key] = compute()
             return value
 

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Row, case, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wallet_service.api.members.ledger_cache import ledger_cache_of, publish_after_commit
 from wallet_service.db.base import Base, UTCDateTime, utcnow
 from wallet_service.db.models import LedgerEntry as EntryRow
 from wallet_service.db.models import LedgerTransaction as TransactionRow
@@ -252,22 +253,26 @@ async def load_account(
 
     Pass the member's ``program`` when it was loaded along with the member, to save a query.
 
-    Rows are read as plain tuples, not ORM objects: a busy card has hundreds of entries,
-    and the ledger never edits them.
+    A ledger the process already holds at the row's ``ledger_length`` is reused (see
+    :mod:`~wallet_service.api.members.ledger_cache`). Otherwise rows are read as plain tuples,
+    not ORM objects: a busy card has hundreds of entries, and the ledger never edits them.
     """
     if program is None:
         program = await session.get(Program, member.program_id)
         assert program is not None  # a foreign key guarantees it
     assert program.id == member.program_id
     loyalty = loyalty_program(program)
-    rows = (await session.execute(_HISTORY.where(_TRANSACTIONS.c.member_id == member.id))).all()
-    ledger = MemberLedger(
-        loyalty.rules.currency,
-        _history(rows),
-        # Stored history was checked when it was posted; re-checking it on every scan
-        # would make each scan cost O(history) twice.
-        verify=False,
-    )
+    cache = ledger_cache_of(session.info)
+    currency = loyalty.rules.currency
+    ledger = cache.get(member.id, member.ledger_length, currency) if cache else None
+    if ledger is None:
+        query = _HISTORY.where(_TRANSACTIONS.c.member_id == member.id)
+        rows = (await session.execute(query)).all()
+        # Stored history was checked when it was posted; re-checking it on every scan would
+        # make each scan cost O(history) twice.
+        ledger = MemberLedger(currency, _history(rows), verify=False)
+        if cache is not None and len(ledger.transactions) == member.ledger_length:
+            publish_after_commit(session.info, member.id, member.ledger_length, ledger)
     return Account(member=member, program=program, loyalty=loyalty, ledger=ledger)
 
 
@@ -328,6 +333,7 @@ async def post(
             ],
         )
     member.ledger_length += 1
+    publish_after_commit(session.info, member.id, member.ledger_length, posting.ledger)
     updated = Account(
         member=member, program=account.program, loyalty=account.loyalty, ledger=posting.ledger
     )
