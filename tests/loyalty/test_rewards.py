@@ -17,6 +17,7 @@ from wallet_service.loyalty import (
     reward_options,
 )
 from wallet_service.loyalty.errors import (
+    BasketAmountRequired,
     BelowMinimumBasket,
     DomainError,
     InsufficientPoints,
@@ -180,6 +181,22 @@ def test_redeeming_raises_the_first_reason_it_is_unavailable() -> None:
     assert caught.value.code == "insufficient_points"
     assert caught.value.details["required"] == 150
     assert caught.value.details["available"] == 100
+
+
+def test_a_reward_with_a_minimum_basket_cannot_be_spent_without_saying_the_basket() -> None:
+    ledger = _member_with(500)
+
+    with pytest.raises(BasketAmountRequired) as caught:
+        redeem_reward(RULES, ledger, "two-euros-off", context())
+    # The catalog listing, which cannot know the basket, still offers it.
+    options = {o.reward.code: o for o in reward_options(RULES, ledger, T0, stock_used={})}
+
+    assert caught.value.code == "basket_amount_required"
+    assert caught.value.details["minimum_basket"] == "5.00"
+    assert options["two-euros-off"].usable
+    assert redeem_reward(
+        RULES, ledger, "two-euros-off", context(), basket_amount=Decimal("5.00")
+    ).grant.discount_amount == Decimal("2.00")
 
 
 def test_a_limited_reward_runs_out_when_its_stock_is_used() -> None:

@@ -363,6 +363,34 @@ async def test_rewards_reserved_for_a_tier_are_refused_with_a_clear_code(
     assert unknown.status_code == 404 and unknown.json()["code"] == "reward_not_found"
 
 
+async def test_a_reward_with_a_minimum_basket_is_only_given_against_a_big_enough_basket(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client, rules=coffee_shop_rules())
+    member = await _member(client, tenant)
+    barcode = tenant.barcode(member["serial_number"])
+    scanned = await _scan(client, tenant, barcode, "20.00")
+    offered = {r["code"]: r for r in scanned.json()["rewards"]}
+    assert offered["two-euros-off"]["minimum_basket"] == "5.00"
+    assert offered["free-espresso"]["minimum_basket"] is None
+
+    async def redeem(**basket: str) -> httpx.Response:
+        return await client.post(
+            "/api/v1/redemptions",
+            json={"barcode": barcode, "reward_code": "two-euros-off", **basket},
+            headers={**tenant.headers(), "Idempotency-Key": str(uuid.uuid4())},
+        )
+
+    unsaid = await redeem()
+    assert unsaid.status_code == 422 and unsaid.json()["code"] == "basket_amount_required"
+    too_small = await redeem(basket_amount="4.99")
+    assert too_small.status_code == 422 and too_small.json()["code"] == "below_minimum_basket"
+    given = await redeem(basket_amount="6.00")
+    assert given.status_code == 201, given.text
+    assert given.json()["reward"]["discount_amount"] == "2.00"
+    assert await _ledger_counts(session_factory, member["id"]) == (3, 50, 50)
+
+
 async def test_cashiers_can_only_scan_at_their_own_store(
     client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -174,6 +174,39 @@ def test_cashier_redeems_a_reward(open_page: PageFactory, live_app: LiveApp) -> 
     expect(page.get_by_label("Scan or type the card code")).to_be_focused()
 
 
+def test_a_minimum_basket_reward_is_redeemed_against_the_basket_typed(
+    open_page: PageFactory, live_app: LiveApp
+) -> None:
+    member_id, token = live_app.enrol("Inès", "Moreau")
+    live_app.credit(token, "20.00")
+    page = open_page()
+    sign_in(page, live_app)
+    wedge_scan(page, token)
+    expect(page.locator("#member-name")).to_have_text("Inès Moreau")
+    before = points_shown(page)
+    expect(page.locator(".reward", has_text="€2 off")).to_contain_text("basket ≥ €5.00")
+    redeem = page.get_by_role("button", name="Redeem €2 off")
+    error = page.locator("#scan-error-title")
+
+    redeem.click()  # nothing typed: the page asks before troubling the customer
+    expect(error).to_have_text(re.compile(r"^Enter the basket amount \(at least €5\.00\)"))
+    expect(page.get_by_label("Basket amount")).to_be_focused()
+
+    page.get_by_label("Basket amount").fill("4,00")
+    redeem.click()
+    page.get_by_role("dialog").get_by_role("button", name="Redeem").click()
+    expect(error).to_have_text("The basket is below the minimum for this")
+    assert live_app.points(member_id) == before
+
+    page.get_by_label("Basket amount").fill("8,00")
+    redeem.click()
+    page.get_by_role("dialog").get_by_role("button", name="Redeem").click()
+    expect(page.locator("#result-headline")).to_have_text("Take €2.00 off the bill")
+    assert live_app.points(member_id) == before - 200
+    # The basket stays typed, ready to award the purchase's points next.
+    expect(page.get_by_label("Basket amount")).to_have_value("8,00")
+
+
 def test_signing_in_with_a_wrong_password_shows_the_reason(
     open_page: PageFactory, live_app: LiveApp
 ) -> None:

@@ -40,6 +40,7 @@ from typing import ClassVar
 
 __all__ = [
     "AlreadyReversed",
+    "BasketAmountRequired",
     "BelowMinimumBasket",
     "BonusAlreadyAwarded",
     "CurrencyMismatch",
@@ -191,6 +192,12 @@ class BelowMinimumBasket(RewardUnavailable):
     """The basket is smaller than the reward's minimum basket."""
 
     code = "below_minimum_basket"
+
+
+class BasketAmountRequired(RewardUnavailable):
+    """A reward with a minimum basket is redeemed without saying what the basket is."""
+
+    code = "basket_amount_required"
 
 
 class LedgerError(DomainError):

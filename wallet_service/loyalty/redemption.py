@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from wallet_service.loyalty.amounts import require_money
+from wallet_service.loyalty.amounts import format_money, require_money
 from wallet_service.loyalty.entries import (
     EntryKind,
     LedgerEntry,
@@ -23,6 +23,7 @@ from wallet_service.loyalty.entries import (
     TransactionContext,
     TransactionKind,
 )
+from wallet_service.loyalty.errors import BasketAmountRequired
 from wallet_service.loyalty.ledger import MemberLedger, Posting
 from wallet_service.loyalty.rewards import (
     Reward,
@@ -79,11 +80,20 @@ def redeem_reward(
     """Redeem ``reward_code`` or raise the first reason it is unavailable.
 
     Raises ``RewardNotFound``, ``RewardNotValidNow``, ``RewardNotAllowedForTier``,
-    ``RewardOutOfStock``, ``BelowMinimumBasket`` or ``InsufficientPoints``.
+    ``RewardOutOfStock``, ``BasketAmountRequired`` (a minimum basket and no
+    ``basket_amount``), ``BelowMinimumBasket`` or ``InsufficientPoints``.
     """
     reward = rules.reward(reward_code)
     if basket_amount is not None:
         require_money(basket_amount, rules.currency, what="basket amount")
+    elif reward.minimum_basket is not None:
+        # Listing the catalog cannot know the basket; spending the reward must.
+        raise BasketAmountRequired(
+            f"{reward.name} needs a basket of at least "
+            f"{format_money(reward.minimum_basket, rules.currency)}: send the basket amount",
+            reward_code=reward.code,
+            minimum_basket=str(reward.minimum_basket),
+        )
     at = context.occurred_at
     blockers = check_reward(
         reward,

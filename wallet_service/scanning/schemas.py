@@ -93,6 +93,9 @@ class RewardOption(BaseModel):
     name: str
     kind: str
     cost_points: int
+    minimum_basket: Decimal | None = Field(
+        default=None, description="Redeeming needs a basket_amount of at least this much"
+    )
     usable: bool
     reasons: list[str]
 

@@ -163,6 +163,7 @@ async def _options(session: AsyncSession, account: Account, at: datetime) -> lis
             name=o.reward.name,
             kind=o.reward.kind.value,
             cost_points=o.reward.cost_points,
+            minimum_basket=o.reward.minimum_basket,
             usable=o.usable,
             reasons=list(o.codes),
         )

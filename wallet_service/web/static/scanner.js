@@ -41,6 +41,7 @@
     reward_not_allowed_for_tier: "This reward is not available at the customer's tier",
     reward_out_of_stock: "This reward is out of stock",
     below_minimum_basket: "The basket is below the minimum for this",
+    basket_amount_required: "Enter the basket amount first: this reward needs a minimum basket",
     currency_mismatch: "The amount is not in this program's currency",
     invalid_amount: "Check the amount and try again",
     permission_denied: "Your account is not allowed to do this",
@@ -427,7 +428,10 @@
       const meta = document.createElement("span");
       meta.className = "reward__meta";
       const cost = reward.cost_points > 0 ? `${formatNumber(reward.cost_points)} pts` : "Free";
-      meta.textContent = [cost, KIND_TEXT[reward.kind]].filter(Boolean).join(" · ");
+      const minimum = reward.minimum_basket
+        ? `basket ≥ ${formatMoney(reward.minimum_basket, member.currency)}`
+        : "";
+      meta.textContent = [cost, KIND_TEXT[reward.kind], minimum].filter(Boolean).join(" · ");
       text.append(name, meta);
       item.append(text);
 
@@ -578,6 +582,18 @@
   async function redeem(reward) {
     if (!state.member || state.busy) return;
     const member = state.member;
+    // The basket typed for the purchase also prices percent discounts and proves a minimum.
+    const typed = ui.amountInput.value.trim();
+    const basket = typed ? parseAmount(typed, member.currency) : null;
+    if ((typed && !basket) || (reward.minimum_basket && !basket)) {
+      const minimum = reward.minimum_basket
+        ? ` (at least ${formatMoney(reward.minimum_basket, member.currency)})`
+        : "";
+      showError(`Enter the basket amount${minimum}, then press “Redeem” again`);
+      announce(ui.scanErrorTitle.textContent);
+      ui.amountInput.focus();
+      return;
+    }
     const cost =
       reward.cost_points > 0 ? ` for ${plural(reward.cost_points, "point", "points")}` : "";
     const confirmed = await confirmAction(
@@ -591,6 +607,7 @@
       return;
     }
     const request = { barcode: state.barcode, reward_code: reward.code };
+    if (basket) request.basket_amount = basket;
     const key = pendingKey("pendingRedeem", request);
     clearError();
     setBusy(true);
