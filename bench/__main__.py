@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS: tuple[tuple[str, str], ...] = (
     ("pkpass", "bench.pkpass_bench"),
     ("scans", "bench.scan_bench"),
+    ("history", "bench.history_bench"),
 )
 
 
