@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import make_tenant
+from wallet_service.api.problems import install_problem_handlers
+from wallet_service.db.session import create_engine_for
 from wallet_service.security.permissions import Role
 
 
@@ -129,3 +134,33 @@ async def test_staff_bound_to_another_merchants_store_is_refused(
         headers=tenant.headers(Role.owner),
     )
     assert_problem(response, 404, "store_not_found")
+
+
+async def test_an_exhausted_database_pool_is_a_retryable_503_not_a_500(tmp_path: Path) -> None:
+    # One SQLite connection, as the app has, held by a long transaction elsewhere.
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'busy.db'}", pool_timeout=0.1)
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/read")
+    async def read() -> int:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text("SELECT 1"))).scalar_one())
+
+    @app.get("/broken")
+    async def broken() -> int:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT * FROM no_such_table"))
+        return 0
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        assert (await http.get("/read")).json() == 1
+        async with engine.connect() as held:
+            await held.execute(text("SELECT 1"))
+            busy = await http.get("/read")
+        assert_problem(busy, 503, "database_busy")
+        assert busy.headers["retry-after"] == "1"
+        # Other operational errors are faults, not load: a plain 500 problem.
+        assert_problem(await http.get("/broken"), 500, "internal_error")
+    await engine.dispose()

@@ -15,7 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from wallet_service import errors
@@ -210,6 +211,25 @@ async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# SQLite's words for "another writer holds the lock"; other operational errors are faults.
+_BUSY_MARKERS = ("database is locked", "database is busy", "database table is locked")
+
+
+async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
+    # Overload, not a fault: no connection came free, or SQLite's write lock stayed taken,
+    # within the wait. Nothing was written, so retrying (same Idempotency-Key) is safe.
+    if isinstance(exc, OperationalError) and not any(m in str(exc) for m in _BUSY_MARKERS):
+        return await _unexpected_error(request, exc)
+    logger.warning("database busy on %s: %s", request.url.path, type(exc).__name__)
+    return problem_response(
+        503,
+        "database_busy",
+        "The service is busy; nothing was changed. Retry in a moment with the same request.",
+        instance=request.url.path,
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
@@ -225,4 +245,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DataError, _out_of_range)
     app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(PoolTimeout, _database_busy)
+    app.add_exception_handler(OperationalError, _database_busy)
     app.add_exception_handler(Exception, _unexpected_error)
