@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +25,7 @@ from wallet_service.api.members.accounts import (
 )
 from wallet_service.api.stores.service import get_store
 from wallet_service.db.models import LedgerTransaction, Member, MemberStatus, Program, RewardStock
-from wallet_service.db.repository import get_scoped, scoped_select
+from wallet_service.db.repository import get_scoped
 from wallet_service.errors import Conflict, NotFound, PermissionDenied
 from wallet_service.loyalty import Basket, BasketLine, BonusKind, TierMovement
 from wallet_service.scanning.schemas import (
@@ -49,28 +49,37 @@ from wallet_service.security.principal import MerchantScope, Principal
 __all__ = ["lookup_card", "record_scan", "redeem", "reverse", "stock_used"]
 
 
+# The card's member with its program, in one round trip (``load_account`` needs both). Built
+# once: on the till's hot path, building a statement per call costs about as much as running it.
+_CARD = (
+    select(Member, Program)
+    .join(Program, Program.id == Member.program_id)
+    .where(Member.merchant_id == bindparam("merchant_id"))
+)
+_CARD_BY_SERIAL = _CARD.where(Member.serial_number == bindparam("serial"))
+_CARD_BY_SERIAL_LOCKED = _CARD_BY_SERIAL.with_for_update(of=Member)
+_USED_STOCK = select(RewardStock.reward_code, RewardStock.redeemed).where(
+    RewardStock.program_id == bindparam("program_id")
+)
+
+
 async def _card(
     session: AsyncSession, scope: MerchantScope, barcode: str, keys: KeyRing, *, for_update: bool
 ) -> tuple[Member, Program]:
-    # The program comes in the same round trip, for ``load_account``.
-    statement = (
-        scoped_select(scope, Member)
-        .add_columns(Program)
-        .join(Program, Program.id == Member.program_id)
-    )
+    parameters: dict[str, object] = {"merchant_id": scope.merchant_id}
     try:
         # Forged or garbled: refused without a database hit.
-        serial = verify_token(keys.active, barcode, previous_secrets=keys.retired)
-        statement = statement.where(Member.serial_number == serial)
+        parameters["serial"] = verify_token(keys.active, barcode, previous_secrets=keys.retired)
+        statement = _CARD_BY_SERIAL_LOCKED if for_update else _CARD_BY_SERIAL
     except InvalidBarcode:
         if barcode.strip().upper().startswith("LW"):
             raise
         # Typed from under the barcode: the short code (checked first, then looked up).
         prefix = serial_prefix_of(keys, barcode)
-        statement = statement.where(Member.serial_number.startswith(prefix)).limit(2)
-    if for_update:
-        statement = statement.with_for_update(of=Member)
-    found = (await session.execute(statement)).all()
+        statement = _CARD.where(Member.serial_number.startswith(prefix)).limit(2)
+        if for_update:
+            statement = statement.with_for_update(of=Member)
+    found = (await session.execute(statement, parameters)).all()
     if len(found) != 1:
         # Another merchant's card looks exactly like an unknown one.
         raise NotFound("No member carries this card.", code="member_not_found")
@@ -98,11 +107,7 @@ async def stock_used(session: AsyncSession, account: Account) -> dict[str, int]:
     """Units of each limited reward already handed out."""
     if all(reward.stock is None for reward in account.loyalty.rules.rewards):
         return {}  # nothing is limited: no need to ask the database
-    rows = await session.execute(
-        select(RewardStock.reward_code, RewardStock.redeemed).where(
-            RewardStock.program_id == account.program.id
-        )
-    )
+    rows = await session.execute(_USED_STOCK, {"program_id": account.program.id})
     return {code: redeemed for code, redeemed in rows.all()}
 
 

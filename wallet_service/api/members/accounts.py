@@ -19,7 +19,7 @@ from functools import lru_cache
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Row, case, insert, literal, select, update
+from sqlalchemy import Row, bindparam, case, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wallet_service.api.members.ledger_cache import ledger_cache_of, publish_after_commit
@@ -196,8 +196,13 @@ _HISTORY = (
         _ENTRIES.c.reverses_entry_key,
     )
     .select_from(_TRANSACTIONS.outerjoin(_ENTRIES, _ENTRIES.c.transaction_id == _TRANSACTIONS.c.id))
+    .where(_TRANSACTIONS.c.member_id == bindparam("member_id"))
     .order_by(_TRANSACTIONS.c.position)
 )
+# Statements built once: building and cache-keying a statement on every call costs CPU
+# comparable to the round trip itself.
+_INSERT_TRANSACTION = insert(_TRANSACTIONS)
+_INSERT_ENTRIES = insert(_ENTRIES)
 
 
 def _entry_to_domain(row: HistoryRow) -> LedgerEntry:
@@ -266,8 +271,7 @@ async def load_account(
     currency = loyalty.rules.currency
     ledger = cache.get(member.id, member.ledger_length, currency) if cache else None
     if ledger is None:
-        query = _HISTORY.where(_TRANSACTIONS.c.member_id == member.id)
-        rows = (await session.execute(query)).all()
+        rows = (await session.execute(_HISTORY, {"member_id": member.id})).all()
         # Stored history was checked when it was posted; re-checking it on every scan would
         # make each scan cost O(history) twice.
         ledger = MemberLedger(currency, _history(rows), verify=False)
@@ -286,7 +290,8 @@ async def post(
     # Core inserts, not ORM objects: the rows are written once and never edited, so the
     # unit of work would only add cost (and a flush per table to order them).
     await session.execute(
-        insert(_TRANSACTIONS).values(
+        _INSERT_TRANSACTION,
+        dict(
             id=transaction_id,
             merchant_id=member.merchant_id,
             member_id=member.id,
@@ -310,11 +315,11 @@ async def post(
             if transaction.related_member_id
             else None,
             reward_code=transaction.reward_code,
-        )
+        ),
     )
     if transaction.entries:
         await session.execute(
-            insert(_ENTRIES),
+            _INSERT_ENTRIES,
             [
                 {
                     "merchant_id": member.merchant_id,
