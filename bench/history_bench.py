@@ -115,7 +115,7 @@ async def bench_backend(backend: str) -> list[Step]:
     ):
         data_dir = Path(directory) / "data"
         tenant = await seed_tenant(url)
-        async with serving(url, data_dir, 50_000) as cached, serving(url, data_dir, 0) as plain:
+        async with serving(url, data_dir, 20_000) as cached, serving(url, data_dir, 0) as plain:
             # One regular per app: a card scanned through the other app would (rightly) be
             # re-read by this one, as its ledger changed elsewhere.
             regulars = [

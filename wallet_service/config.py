@@ -52,8 +52,8 @@ class Settings(BaseSettings):
         default=None, description="Defaults to the team id in the signing certificate."
     )
     idempotency_retention_hours: int = Field(default=72, ge=1)
-    # Members' ledgers kept in memory per process, counted in transactions (0 turns it off).
-    ledger_cache_transactions: int = Field(default=50_000, ge=0)
+    # Members' ledgers kept in memory per process, in transactions (~1.7 KB each; 0: off).
+    ledger_cache_transactions: int = Field(default=20_000, ge=0)
     worker_interval_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("public_url")
