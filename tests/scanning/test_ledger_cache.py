@@ -59,6 +59,17 @@ async def _adjust(factory: async_sessionmaker[AsyncSession], member_id: str, poi
         )
 
 
+async def _regular(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> tuple[Tenant, dict[str, Any], str]:
+    """A member who has scanned once (30 points incl. the welcome bonus), and their barcode."""
+    tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
+    member = await _member(client, tenant)
+    barcode = tenant.barcode(member["serial_number"])
+    assert (await _scan(client, tenant, barcode, "3.00")).status_code == 201
+    return tenant, member, barcode
+
+
 async def _card(client: httpx.AsyncClient, tenant: Tenant, member: dict[str, Any]) -> int:
     response = await client.get(
         "/api/v1/scans/lookup",
@@ -73,10 +84,7 @@ async def _card(client: httpx.AsyncClient, tenant: Tenant, member: dict[str, Any
 async def test_a_regular_card_is_scanned_without_rereading_its_history(
     app: FastAPI, client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
-    member = await _member(client, tenant)
-    barcode = tenant.barcode(member["serial_number"])
-    assert (await _scan(client, tenant, barcode, "3.00")).status_code == 201
+    tenant, member, barcode = await _regular(client, session_factory)
     with history_reads(app) as reads:
         second = await _scan(client, tenant, barcode, "4.00")
     assert second.status_code == 201, second.text
@@ -88,10 +96,7 @@ async def test_a_regular_card_is_scanned_without_rereading_its_history(
 async def test_a_change_written_by_another_process_is_seen_at_the_next_scan(
     app: FastAPI, client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
-    member = await _member(client, tenant)
-    barcode = tenant.barcode(member["serial_number"])
-    assert (await _scan(client, tenant, barcode, "3.00")).status_code == 201
+    tenant, member, barcode = await _regular(client, session_factory)
     # The worker and other API processes have their own memory: nothing here is told.
     elsewhere = create_session_factory(app.state.engine)
     await _adjust(elsewhere, member["id"], 500)
@@ -103,10 +108,7 @@ async def test_a_change_written_by_another_process_is_seen_at_the_next_scan(
 async def test_a_rolled_back_posting_is_never_served_from_the_cache(
     app: FastAPI, client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
-    member = await _member(client, tenant)
-    barcode = tenant.barcode(member["serial_number"])
-    assert (await _scan(client, tenant, barcode, "3.00")).status_code == 201
+    tenant, member, barcode = await _regular(client, session_factory)
 
     class Abandoned(Exception):
         pass
