@@ -41,17 +41,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies are ``async def`` even when they do not await: FastAPI runs plain ``def``
+# dependencies in a worker thread, a hop that cost more than the work they do.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_token_keys(request: Request) -> TokenKeys:
+async def get_token_keys(request: Request) -> TokenKeys:
     keys: TokenKeys = request.app.state.token_keys
     return keys
 
 
-def get_links(request: Request) -> MemberLinks:
+async def get_links(request: Request) -> MemberLinks:
     links: MemberLinks = request.app.state.links
     return links
 

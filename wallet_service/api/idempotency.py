@@ -91,7 +91,7 @@ class IdempotentCall:
             ) from exc
 
 
-def _idempotency_key(
+async def _idempotency_key(
     idempotency_key: Annotated[
         str | None,
         Header(description="Unique per operation; a retry with the same key does nothing twice."),

@@ -28,7 +28,7 @@ class PageParams(BaseModel):
     limit: int
 
 
-def _page_params(
+async def _page_params(
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PageParams:

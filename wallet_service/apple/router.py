@@ -35,7 +35,7 @@ from wallet_service.security.principal import Principal
 __all__ = ["download_router", "logs_router", "passkit_router"]
 
 
-def get_apple_issuer(request: Request) -> AppleIssuer:
+async def get_apple_issuer(request: Request) -> AppleIssuer:
     issuer: AppleIssuer | None = request.app.state.apple
     if issuer is None:
         raise AppleWalletUnavailable(
