@@ -98,6 +98,7 @@ async def test_device_registers_learns_of_a_change_and_fetches_the_new_pass(
     downloaded = await _download(client, member)
     assert downloaded.headers["content-type"] == "application/vnd.apple.pkpass"
     assert "filename=" in downloaded.headers["content-disposition"]
+    assert downloaded.headers["cache-control"] == "private, no-cache"
     document = _pass_json(downloaded.content)
     token = str(document["authenticationToken"])
     serial = member["serial_number"]

@@ -34,6 +34,7 @@ async def test_card_page_shows_balance_tier_barcode_and_activity(
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "private, no-cache"
     html = page.text
     assert "Camille Martin" in html and "175" in html and "Curious" in html
     assert "to Regular" in html

@@ -122,7 +122,8 @@ async def _pkpass_response(
     assert program is not None
     headers = {
         "Last-Modified": _http_date(member.pass_updated_at),
-        "Cache-Control": "no-cache",
+        # One customer's card: revalidated by the device, never kept by a shared cache.
+        "Cache-Control": "private, no-cache",
         "Content-Disposition": 'attachment; filename="loyalty-card.pkpass"',
     }
     if request.method == "HEAD":

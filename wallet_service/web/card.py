@@ -113,5 +113,6 @@ async def card_page(
             "activity": activity,
             "rewards": [r for r in rewards if r.usable],
         },
-        headers=PAGE_HEADERS,
+        # One customer's balance and barcode: never kept by a shared cache.
+        headers={**PAGE_HEADERS, "Cache-Control": "private, no-cache"},
     )
