@@ -87,6 +87,10 @@ class LoyaltyProgram:
 
     def member_state(self, ledger: MemberLedger, at: datetime) -> MemberState:
         """Derive balances, tier, progress and the expiry reminder figure at ``at``."""
+        # Kept on the (immutable) ledger: posting and answering a scan both ask for it.
+        return ledger.derived(("member state", self, at), lambda: self._member_state(ledger, at))
+
+    def _member_state(self, ledger: MemberLedger, at: datetime) -> MemberState:
         return MemberState(
             as_of=at,
             currency=self._rules.currency,
