@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header
+from pydantic import BaseModel
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,8 +73,10 @@ class IdempotentCall:
         return StoredResponse(record.status_code, record.response_body)
 
     async def remember(
-        self, session: AsyncSession, scope: MerchantScope, response: StoredResponse
-    ) -> None:
+        self, session: AsyncSession, scope: MerchantScope, created: BaseModel
+    ) -> StoredResponse:
+        """Store ``created`` as this call's answer (201 Created) and return it."""
+        response = StoredResponse(201, created.model_dump(mode="json"))
         record = {
             "merchant_id": scope.merchant_id,
             "key": self.key,
@@ -89,6 +92,7 @@ class IdempotentCall:
                 "A request with this Idempotency-Key is being processed.",
                 code="idempotency_key_reused",
             ) from exc
+        return response
 
 
 async def _idempotency_key(

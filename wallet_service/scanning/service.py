@@ -261,9 +261,7 @@ async def record_scan(
         tier_changed=outcome.tier_movement is not TierMovement.UNCHANGED,
         rewards=await _options(session, account, at),
     )
-    response = StoredResponse(201, body.model_dump(mode="json"))
-    await call.remember(session, principal.scope, response)
-    return response
+    return await call.remember(session, principal.scope, body)
 
 
 async def redeem(
@@ -308,9 +306,7 @@ async def redeem(
         ),
         rewards=await _options(session, account, at),
     )
-    response = StoredResponse(201, body.model_dump(mode="json"))
-    await call.remember(session, principal.scope, response)
-    return response
+    return await call.remember(session, principal.scope, body)
 
 
 async def reverse(
@@ -351,6 +347,4 @@ async def reverse(
         reversed_transaction_id=original.id,
         member=_summary(account, at),
     )
-    response = StoredResponse(201, body.model_dump(mode="json"))
-    await call.remember(session, principal.scope, response)
-    return response
+    return await call.remember(session, principal.scope, body)

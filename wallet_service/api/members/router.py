@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wallet_service.api.deps import LinksDep, SessionDep, require
-from wallet_service.api.idempotency import IdempotencyKeyDep, IdempotentCall, StoredResponse
+from wallet_service.api.idempotency import IdempotencyKeyDep, IdempotentCall
 from wallet_service.api.members import service
 from wallet_service.api.members.accounts import PostingSource
 from wallet_service.api.members.schemas import ConsentChange, ConsentRead, MemberCreate, MemberRead
@@ -82,9 +82,7 @@ async def create_member(
     )
     created = await _read(session, principal.scope, member, links)
     if call is not None:
-        await call.remember(
-            session, principal.scope, StoredResponse(201, created.model_dump(mode="json"))
-        )
+        await call.remember(session, principal.scope, created)
     return created
 
 
