@@ -32,6 +32,7 @@ from fastapi import FastAPI
 from bench.report import cpu_model, write_section
 from bench.scan_bench import (
     BACKENDS,
+    BARCODE_KEY,
     SCAN_AMOUNT,
     SCAN_PATH,
     SECRET_KEY,
@@ -42,7 +43,6 @@ from bench.scan_bench import (
 from wallet_service.app import create_app
 from wallet_service.config import Environment, Settings
 from wallet_service.scanning.token import issue_token
-from wallet_service.security.keys import derive_key
 
 __all__ = ["main"]
 
@@ -99,7 +99,7 @@ async def _enrol(http: httpx.AsyncClient, tenant: Tenant, name: str) -> str:
     if enrolled.status_code != 201:
         raise RuntimeError(f"enrolment answered {enrolled.status_code}: {enrolled.text}")
     serial = enrolled.json()["serial_number"]
-    return issue_token(derive_key(SECRET_KEY.encode(), "barcode-token"), serial)
+    return issue_token(BARCODE_KEY, serial)
 
 
 async def _timed(http: httpx.AsyncClient, tenant: Tenant, barcode: str) -> float:

@@ -101,6 +101,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "WALLET_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 RESULT_MARK = "BENCH-RESULT "
+# The barcode key the bench server derives from SECRET_KEY, exactly as production does.
+BARCODE_KEY = derive_key(SECRET_KEY.encode(), "barcode-token")
 BACKENDS = ("sqlite", "postgresql")
 
 
@@ -280,7 +282,6 @@ async def seed_tenant(url: str) -> Tenant:
 
 async def enrol_members(base_url: str, tenant: Tenant, count: int) -> list[str]:
     """Enrol ``count`` customers through the API; return their barcodes."""
-    barcode_key = derive_key(SECRET_KEY.encode(), "barcode-token")
     headers = {"Authorization": f"Bearer {tenant.pos_key}"}
     path = f"/api/v1/programs/{tenant.program_id}/members"
     limit = asyncio.Semaphore(8)
@@ -295,7 +296,7 @@ async def enrol_members(base_url: str, tenant: Tenant, count: int) -> list[str]:
             response = await http.post(path, json=body, headers=headers)
         if response.status_code != 201:
             raise RuntimeError(f"enrolment answered {response.status_code}: {response.text}")
-        return issue_token(barcode_key, response.json()["serial_number"])
+        return issue_token(BARCODE_KEY, response.json()["serial_number"])
 
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         return list(await asyncio.gather(*(enrol(http, i) for i in range(count))))
@@ -401,12 +402,11 @@ async def retry_cut_off(
     pending = [
         (key.split(":", 1)[1], body) for key, body in rows if body.get("transaction_id") not in seen
     ]
-    barcode_key = derive_key(SECRET_KEY.encode(), "barcode-token")
     answered: list[str] = []
     mismatches = 0
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         for key, body in pending:
-            barcode = issue_token(barcode_key, body["member"]["serial_number"])
+            barcode = issue_token(BARCODE_KEY, body["member"]["serial_number"])
             response = await http.post(
                 SCAN_PATH,
                 json={"barcode": barcode, "amount": SCAN_AMOUNT},
