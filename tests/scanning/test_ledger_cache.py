@@ -44,19 +44,23 @@ def history_reads(app: FastAPI) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
-async def _adjust(factory: async_sessionmaker[AsyncSession], member_id: str, points: int) -> None:
+async def _post_adjustment(session: AsyncSession, member_id: str, points: int) -> None:
     """A manual correction, posted the way the worker or another API process would."""
+    member = await session.get(Member, uuid.UUID(member_id), with_for_update=True)
+    assert member is not None
+    account = await load_account(session, member)
+    context = new_context(CORRECTION, datetime.now(UTC), "goodwill")
+    await post(
+        session,
+        account,
+        account.loyalty.adjust(account.ledger, context, points=points),
+        CORRECTION,
+    )
+
+
+async def _adjust(factory: async_sessionmaker[AsyncSession], member_id: str, points: int) -> None:
     async with session_scope(factory) as session:
-        member = await session.get(Member, uuid.UUID(member_id), with_for_update=True)
-        assert member is not None
-        account = await load_account(session, member)
-        context = new_context(CORRECTION, datetime.now(UTC), "goodwill")
-        await post(
-            session,
-            account,
-            account.loyalty.adjust(account.ledger, context, points=points),
-            CORRECTION,
-        )
+        await _post_adjustment(session, member_id, points)
 
 
 async def _regular(
@@ -115,16 +119,7 @@ async def test_a_rolled_back_posting_is_never_served_from_the_cache(
 
     with pytest.raises(Abandoned):
         async with session_scope(session_factory) as session:
-            row = await session.get(Member, uuid.UUID(member["id"]), with_for_update=True)
-            assert row is not None
-            account = await load_account(session, row)
-            context = new_context(CORRECTION, datetime.now(UTC), "typo")
-            await post(
-                session,
-                account,
-                account.loyalty.adjust(account.ledger, context, points=1000),
-                CORRECTION,
-            )
+            await _post_adjustment(session, member["id"], 1000)
             raise Abandoned
     # Another process then writes a different transaction at the same ledger position.
     await _adjust(create_session_factory(app.state.engine), member["id"], 1)
