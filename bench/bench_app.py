@@ -5,7 +5,11 @@ settings read from ``WALLET_*`` variables) and adds ``POST /bench/bare``: it par
 body shaped like a scan with a tiny pydantic model and answers a small JSON document,
 touching no database. Served by the same uvicorn process as the scan endpoint, it measures
 what the framework, the server and the load generator cost on this machine, so the scan
-figures can be read as a fraction of it::
+figures can be read as a fraction of it. ``POST /bench/scan-without-database`` is the
+other control: everything ``POST /api/v1/scans`` does except talk to the database (same
+body, session dependency, ``Idempotency-Key`` fingerprint, barcode verification, loyalty
+rules and answer, on ledgers kept in memory for a fixed caller), i.e. the ceiling any
+database design could reach::
 
     uvicorn bench.bench_app:create_bench_app --factory --workers 1
 
@@ -25,22 +29,36 @@ import pstats
 import re
 import signal
 import time
-from dataclasses import asdict, dataclass
+import uuid
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from fastapi import FastAPI, status
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from wallet_service.api.deps import SessionDep
+from wallet_service.api.idempotency import IdempotencyKeyDep, IdempotentCall
+from wallet_service.api.members.accounts import Account, PostingSource, new_context
 from wallet_service.app import create_app
 from wallet_service.config import Settings
+from wallet_service.db.base import utcnow
+from wallet_service.db.models import Member, MemberStatus, Program
+from wallet_service.loyalty import LoyaltyProgram, MemberLedger
+from wallet_service.loyalty.examples import coffee_shop_rules
+from wallet_service.loyalty.rules import ProgramRules
+from wallet_service.scanning.schemas import ScanCreate
+from wallet_service.scanning.service import basket_of, purchase_answer, reward_choices
+from wallet_service.scanning.token import verify_token
 
 __all__ = [
     "BARE_PATH",
+    "NO_DATABASE_PATH",
     "BareAmount",
     "BareRead",
     "BareScan",
@@ -52,6 +70,7 @@ __all__ = [
 ]
 
 BARE_PATH = "/bench/bare"
+NO_DATABASE_PATH = "/bench/scan-without-database"
 
 
 class BareAmount(BaseModel):
@@ -80,7 +99,51 @@ def create_bench_app(settings: Settings | None = None) -> FastAPI:
     async def bare(data: BareScan) -> BareRead:
         return BareRead(ok=True, barcode_length=len(data.barcode), value=data.amount.value)
 
+    _add_scan_without_database(app)
     return app
+
+
+def _add_scan_without_database(app: FastAPI) -> None:
+    loyalty = LoyaltyProgram(ProgramRules.from_dict(coffee_shop_rules()))
+    program = Program(id=uuid.uuid4(), rules=loyalty.rules.to_dict())
+    caller = uuid.uuid4()
+    source = PostingSource(api_key_id=caller)
+    accounts: dict[str, Account] = {}
+
+    def account_of(serial: str) -> Account:
+        if serial not in accounts:
+            member = Member(
+                id=uuid.UUID(serial),
+                serial_number=serial,
+                given_name="Bench",
+                family_name="Member",
+                status=MemberStatus.active,
+            )
+            ledger = MemberLedger(loyalty.rules.currency, ())
+            accounts[serial] = Account(member, program, loyalty, ledger)
+        return accounts[serial]
+
+    @app.post(NO_DATABASE_PATH, status_code=status.HTTP_201_CREATED, include_in_schema=False)
+    async def scan_without_database(
+        request: Request,
+        data: ScanCreate,
+        session: SessionDep,  # opened and closed as for a scan, never connected
+        idempotency_key: IdempotencyKeyDep,
+    ) -> JSONResponse:
+        IdempotentCall.for_caller(
+            caller, idempotency_key or "", request.url.path, data.model_dump(mode="json")
+        )
+        keys = request.app.state.barcode_keys
+        serial = verify_token(keys.active, data.barcode, previous_secrets=keys.retired)
+        at = utcnow()
+        account = account_of(serial)
+        expiry = loyalty.expire_due_points(account.ledger, new_context(source, at, "expiry"))
+        ledger = account.ledger if expiry is None else expiry.ledger
+        outcome = loyalty.record_purchase(ledger, basket_of(data), new_context(source, at))
+        account = replace(account, ledger=outcome.posting.ledger)
+        accounts[serial] = account
+        body = purchase_answer(account, outcome, at, reward_choices(account, at, {}))
+        return JSONResponse(body.model_dump(mode="json"), status_code=status.HTTP_201_CREATED)
 
 
 # ---------------------------------------------------------------------------------------

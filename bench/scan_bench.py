@@ -14,7 +14,9 @@ For each database backend the run:
    ``POST /api/v1/programs/{id}/members``;
 3. drives 64 concurrent keep-alive connections, first at the bare endpoint, then at
    ``POST /api/v1/scans`` (a random member per request, a fresh ``Idempotency-Key`` each
-   time), each phase after a warm-up and bounded by ``--seconds`` and a request cap;
+   time), then at ``POST /bench/scan-without-database`` (the scan's work minus the
+   database: the ceiling of any database design), each phase after a warm-up and bounded
+   by ``--seconds`` and a request cap;
 4. retries, with their own ``Idempotency-Key``, the scans that committed while the load
    generator was closing its sockets at a deadline (each must answer its first
    transaction), stops the server and checks the ledger: every 201 the client saw is one
@@ -65,7 +67,7 @@ import httpx
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from bench.bench_app import BARE_PATH, ProfileSummary, read_profile_output
+from bench.bench_app import BARE_PATH, NO_DATABASE_PATH, ProfileSummary, read_profile_output
 from bench.report import DOC, cpu_model, write_section
 from wallet_service.api.api_keys.schemas import ApiKeyCreate
 from wallet_service.api.api_keys.service import create_api_key
@@ -197,17 +199,21 @@ class LedgerCheck:
 class BackendRun:
     backend: str
     bare: Phase | None = None
+    without_database: Phase | None = None  # the ceiling: a scan's work minus its database
     scans: Phase | None = None
     ledger: LedgerCheck | None = None
     history: float = 0.0  # mean ledger transactions per member at the end
     profile: ProfileSummary | None = None
     error: str | None = None
 
+    def share_of_bare(self, phase: Phase | None) -> float | None:
+        if self.bare is None or phase is None or not self.bare.rate:
+            return None
+        return phase.rate / self.bare.rate
+
     @property
     def ratio(self) -> float | None:
-        if self.bare is None or self.scans is None or not self.bare.rate:
-            return None
-        return self.scans.rate / self.bare.rate
+        return self.share_of_bare(self.scans)
 
     def verdicts(self) -> dict[str, bool]:
         ratio = self.ratio
@@ -823,7 +829,8 @@ class Rig:
         prefix = f"bench-{self.tag}-{label}"  # Idempotency-Keys never repeat across phases
         load = Load(label, path, seconds, self.barcodes, self.tenant.pos_key, prefix)
         result = run_phase(server, load, self.client, self.workdir)
-        self.acknowledged += result.transaction_ids
+        if load.is_scan:  # the other routes write nothing to check
+            self.acknowledged += result.transaction_ids
         return result
 
     def answer_cut_off(self, server: Server) -> None:
@@ -838,7 +845,8 @@ class Rig:
 
 
 def measure(rig: Rig, run: BackendRun, seconds: float, members: int) -> None:
-    """Bare endpoint then scans, each after a warm-up, on one server process."""
+    """Bare endpoint, scans, then scans without database, each after a warm-up, on one
+    server process."""
     server = Server.start(rig.url, rig.workdir)
     try:
         rig.barcodes = tuple(asyncio.run(enrol_members(server.base_url, rig.tenant, members)))
@@ -849,6 +857,10 @@ def measure(rig: Rig, run: BackendRun, seconds: float, members: int) -> None:
         rig.phase(server, "warm-scans", SCAN_PATH, warm)
         run.scans = rig.phase(server, "scans", SCAN_PATH, seconds)
         print_phase(rig.backend, run.scans)
+        # After the scans: its in-memory ledgers must not weigh on them.
+        rig.phase(server, "warm-no-db", NO_DATABASE_PATH, warm)
+        run.without_database = rig.phase(server, "scans, no DB", NO_DATABASE_PATH, seconds)
+        print_phase(rig.backend, run.without_database)
         rig.answer_cut_off(server)
     finally:
         server.stop()
@@ -912,15 +924,15 @@ def figure(phase: Phase | None, name: str) -> float | None:
 def results_table(runs: list[BackendRun]) -> str:
     rows = [
         "| backend | bare req/s | scans/s | ratio | scan p50 | scan p99 | bare p50 / p99"
-        " | errors | ledger check |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        " | scans without database/s (ratio, p99) | errors | ledger check |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for run in runs:
         if run.error is not None:
-            rows.append(f"| {run.backend} | not run: {run.error} |||||||")
+            rows.append(f"| {run.backend} | not run: {run.error} ||||||||")
             continue
-        bare, scans = run.bare, run.scans
-        errors = (bare.errors if bare else 0) + (scans.errors if scans else 0)
+        bare, scans, ceiling = run.bare, run.scans, run.without_database
+        errors = sum(phase.errors for phase in (bare, scans, ceiling) if phase is not None)
         ledger = "—" if run.ledger is None else "OK" if run.ledger.passed else "**FAILED**"
         rows.append(
             f"| {run.backend} | {fmt(figure(bare, 'rate'), '.0f')}"
@@ -928,7 +940,9 @@ def results_table(runs: list[BackendRun]) -> str:
             f" | {fmt(figure(scans, 'p50_ms'), '.0f', ' ms')}"
             f" | {fmt(figure(scans, 'p99_ms'), '.0f', ' ms')}"
             f" | {fmt(figure(bare, 'p50_ms'), '.1f')}"
-            f" / {fmt(figure(bare, 'p99_ms'), '.1f', ' ms')} | {errors} | {ledger} |"
+            f" / {fmt(figure(bare, 'p99_ms'), '.1f', ' ms')}"
+            f" | {fmt(figure(ceiling, 'rate'), '.0f')} ({fmt(run.share_of_bare(ceiling), '.0%')},"
+            f" {fmt(figure(ceiling, 'p99_ms'), '.0f', ' ms')}) | {errors} | {ledger} |"
         )
     return "\n".join(rows)
 
@@ -958,7 +972,7 @@ def cpu_table(runs: list[BackendRun]) -> str:
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
-        for phase in (run.bare, run.scans):
+        for phase in (run.bare, run.without_database, run.scans):
             if phase is None or phase.cpu is None:
                 continue
             database = phase.cpu_ms_per_request("database") if run.backend != "sqlite" else None
@@ -1000,6 +1014,20 @@ def profile_section(runs: list[BackendRun]) -> str:
         "event-loop thread's own time is grouped by layer (profiler overhead inflates the\n"
         "layers that make many small calls).\n\n" + "\n\n".join(parts) + "\n"
     )
+
+
+def ceiling_text(runs: list[BackendRun]) -> str:
+    parts = []
+    for run in runs:
+        ceiling = run.share_of_bare(run.without_database)
+        if ceiling is not None and run.without_database is not None:
+            parts.append(
+                f"{run.backend}: {ceiling:.0%} of the bare rate,"
+                f" p99 {run.without_database.p99_ms:.0f} ms"
+            )
+    if not parts:
+        return " not measured in this run."
+    return " " + "; ".join(parts) + "."
 
 
 def report_section(runs: list[BackendRun], seconds: float, members: int, client: str) -> str:
@@ -1046,6 +1074,13 @@ scan p99 < {TARGET_P99_MS:g} ms, no lost or doubled ledger entry.{caveat}
 {results_table(runs)}
 
 {targets_table(runs)}
+
+The column "scans without database" is a second control served by the same process:
+`POST /bench/scan-without-database` does everything a scan does except talk to the
+database (same request body and validation, session dependency, `Idempotency-Key`
+fingerprint, barcode verification, the program's expiry, earn, tier and reward rules on the
+member's growing ledger, the same answer), for a fixed caller with ledgers kept in memory.
+It is the ceiling of any database design, even one that cost nothing:{ceiling_text(runs)}
 
 {ledger_table(runs)}
 

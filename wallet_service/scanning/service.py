@@ -27,7 +27,7 @@ from wallet_service.api.stores.service import get_store
 from wallet_service.db.models import LedgerTransaction, Member, MemberStatus, Program, RewardStock
 from wallet_service.db.repository import get_scoped
 from wallet_service.errors import Conflict, NotFound, PermissionDenied
-from wallet_service.loyalty import Basket, BasketLine, BonusKind, TierMovement
+from wallet_service.loyalty import Basket, BasketLine, BonusKind, PurchaseOutcome, TierMovement
 from wallet_service.scanning.schemas import (
     LookupRead,
     MemberSummary,
@@ -46,7 +46,17 @@ from wallet_service.scanning.token import InvalidBarcode, verify_token
 from wallet_service.security.keys import KeyRing
 from wallet_service.security.principal import MerchantScope, Principal
 
-__all__ = ["lookup_card", "record_scan", "redeem", "reverse", "stock_used"]
+__all__ = [
+    "basket_of",
+    "lookup_card",
+    "member_summary",
+    "purchase_answer",
+    "record_scan",
+    "redeem",
+    "reverse",
+    "reward_choices",
+    "stock_used",
+]
 
 
 # The card's member with its program, in one round trip (``load_account`` needs both). Built
@@ -139,7 +149,8 @@ async def _locked_stock(session: AsyncSession, account: Account, reward_code: st
     return (await session.execute(statement)).scalar_one()
 
 
-def _summary(account: Account, at: datetime) -> MemberSummary:
+def member_summary(account: Account, at: datetime) -> MemberSummary:
+    """What the till shows about the member at ``at``."""
     state = account.state(at)
     member = account.member
     return MemberSummary(
@@ -158,10 +169,9 @@ def _summary(account: Account, at: datetime) -> MemberSummary:
     )
 
 
-async def _options(session: AsyncSession, account: Account, at: datetime) -> list[RewardOption]:
-    options = account.loyalty.reward_options(
-        account.ledger, at, stock_used=await stock_used(session, account)
-    )
+def reward_choices(account: Account, at: datetime, used: dict[str, int]) -> list[RewardOption]:
+    """The catalog as this member may use it now, given the units of stock ``used``."""
+    options = account.loyalty.reward_options(account.ledger, at, stock_used=used)
     return [
         RewardOption(
             code=o.reward.code,
@@ -174,6 +184,41 @@ async def _options(session: AsyncSession, account: Account, at: datetime) -> lis
         )
         for o in options
     ]
+
+
+async def _options(session: AsyncSession, account: Account, at: datetime) -> list[RewardOption]:
+    return reward_choices(account, at, await stock_used(session, account))
+
+
+def basket_of(data: ScanCreate) -> Basket:
+    return Basket(
+        amount=data.amount.value,
+        currency=data.amount.currency,
+        lines=tuple(
+            BasketLine(
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                category=line.category,
+            )
+            for line in data.lines
+        ),
+    )
+
+
+def purchase_answer(
+    account: Account, outcome: PurchaseOutcome, at: datetime, rewards: list[RewardOption]
+) -> ScanRead:
+    """The scan's answer, from the account after the purchase (and any bonus it paid)."""
+    return ScanRead(
+        transaction_id=uuid.UUID(outcome.posting.transaction.transaction_id),
+        member=member_summary(account, at),
+        points_earned=outcome.earn.total_points,
+        cashback_earned=outcome.cashback,
+        stamps_earned=outcome.stamps.stamps_added if outcome.stamps else 0,
+        tier_changed=outcome.tier_movement is not TierMovement.UNCHANGED,
+        rewards=rewards,
+    )
 
 
 async def _expire_due(
@@ -217,7 +262,9 @@ async def lookup_card(
 ) -> LookupRead:
     member, program = await _card(session, principal.scope, barcode, keys, for_update=False)
     account = await load_account(session, member, program)
-    return LookupRead(member=_summary(account, at), rewards=await _options(session, account, at))
+    return LookupRead(
+        member=member_summary(account, at), rewards=await _options(session, account, at)
+    )
 
 
 async def record_scan(
@@ -236,31 +283,12 @@ async def record_scan(
         principal, channel=data.channel, store_id=store_id, external_reference=data.order_id
     )
     account = await _expire_due(session, await load_account(session, member, program), source, at)
-    basket = Basket(
-        amount=data.amount.value,
-        currency=data.amount.currency,
-        lines=tuple(
-            BasketLine(
-                sku=line.sku,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                category=line.category,
-            )
-            for line in data.lines
-        ),
+    outcome = account.loyalty.record_purchase(
+        account.ledger, basket_of(data), new_context(source, at)
     )
-    outcome = account.loyalty.record_purchase(account.ledger, basket, new_context(source, at))
     account = await post(session, account, outcome.posting, source)
     account = await _pay_referral(session, account, source, at)
-    body = ScanRead(
-        transaction_id=uuid.UUID(outcome.posting.transaction.transaction_id),
-        member=_summary(account, at),
-        points_earned=outcome.earn.total_points,
-        cashback_earned=outcome.cashback,
-        stamps_earned=outcome.stamps.stamps_added if outcome.stamps else 0,
-        tier_changed=outcome.tier_movement is not TierMovement.UNCHANGED,
-        rewards=await _options(session, account, at),
-    )
+    body = purchase_answer(account, outcome, at, await _options(session, account, at))
     return await call.remember(session, principal.scope, body)
 
 
@@ -293,7 +321,7 @@ async def redeem(
     grant = redemption.grant
     body = RedemptionRead(
         transaction_id=uuid.UUID(redemption.posting.transaction.transaction_id),
-        member=_summary(account, at),
+        member=member_summary(account, at),
         reward=RewardRead(
             code=reward.code,
             name=reward.name,
@@ -345,6 +373,6 @@ async def reverse(
     body = ReversalRead(
         transaction_id=uuid.UUID(posting.transaction.transaction_id),
         reversed_transaction_id=original.id,
-        member=_summary(account, at),
+        member=member_summary(account, at),
     )
     return await call.remember(session, principal.scope, body)
