@@ -18,6 +18,7 @@ from wallet_service.db.session import create_engine_for, create_session_factory
 from wallet_service.health import certificate_status
 from wallet_service.health import router as health_router
 from wallet_service.links import MemberLinks
+from wallet_service.scanning.batcher import ScanBatcher
 from wallet_service.security.keys import KeyRing
 from wallet_service.security.tokens import TokenKeys
 from wallet_service.web import mount_web
@@ -35,10 +36,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         ledgers = LedgerCache(settings.ledger_cache_transactions)
         app.state.session_factory = create_session_factory(engine, sharing(ledgers))
+        app.state.scan_batcher = ScanBatcher(app.state.session_factory)
         certificate_status(settings)  # warns at start-up too when expiry is near
         try:
             yield
         finally:
+            await app.state.scan_batcher.close()
             await engine.dispose()
 
     app = FastAPI(

@@ -18,6 +18,7 @@ from wallet_service.api.problems import responses
 from wallet_service.db.base import utcnow
 from wallet_service.errors import BadRequest
 from wallet_service.scanning import service
+from wallet_service.scanning.batcher import ScanBatcher
 from wallet_service.scanning.schemas import (
     LookupRead,
     RedemptionCreate,
@@ -95,10 +96,9 @@ async def record_scan(
         # must still not credit the same order twice.
         idempotency_key = f"{ONLINE_ORDER_KEY}{data.order_id}"
     call = _call(idempotency_key, request, principal, data.model_dump(mode="json"))
-    stored = await service.record_scan(
-        session, principal, data, call, _barcode_key(request), utcnow()
-    )
-    return _json(stored)
+    scan = await service.admit_scan(session, principal, data, call, _barcode_key(request), utcnow())
+    batcher: ScanBatcher = request.app.state.scan_batcher
+    return _json(await batcher.record(scan))
 
 
 @router.post(

@@ -9,25 +9,38 @@ retried request finds the first answer instead of crediting twice.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wallet_service.api.idempotency import IdempotentCall, StoredResponse
+from wallet_service.api.idempotency import IdempotentCall, KnownAnswers, StoredResponse
 from wallet_service.api.members.accounts import (
     Account,
+    LedgerWrites,
     PostingSource,
     load_account,
+    load_accounts,
     new_context,
     post,
 )
 from wallet_service.api.stores.service import get_store
 from wallet_service.db.models import LedgerTransaction, Member, MemberStatus, Program, RewardStock
 from wallet_service.db.repository import get_scoped
-from wallet_service.errors import Conflict, NotFound, PermissionDenied
-from wallet_service.loyalty import Basket, BasketLine, BonusKind, PurchaseOutcome, TierMovement
+from wallet_service.errors import Conflict, NotFound, PermissionDenied, WalletError
+from wallet_service.loyalty import (
+    Basket,
+    BasketLine,
+    BonusKind,
+    DomainError,
+    MemberLedger,
+    Posting,
+    PurchaseOutcome,
+    TierMovement,
+)
 from wallet_service.scanning.schemas import (
     LookupRead,
     MemberSummary,
@@ -47,11 +60,14 @@ from wallet_service.security.keys import KeyRing
 from wallet_service.security.principal import MerchantScope, Principal
 
 __all__ = [
+    "ScanRequest",
+    "ScanResult",
+    "admit_scan",
     "basket_of",
     "lookup_card",
     "member_summary",
     "purchase_answer",
-    "record_scan",
+    "record_scans",
     "redeem",
     "reverse",
     "reward_choices",
@@ -68,34 +84,69 @@ _CARD = (
 )
 _CARD_BY_SERIAL = _CARD.where(Member.serial_number == bindparam("serial"))
 _CARD_BY_SERIAL_LOCKED = _CARD_BY_SERIAL.with_for_update(of=Member)
+# A batch's cards, locked in one order (member id) by every batch, so batches never deadlock.
+_CARDS_LOCKED = (
+    select(Member, Program)
+    .join(Program, Program.id == Member.program_id)
+    .where(tuple_(Member.merchant_id, Member.serial_number).in_(bindparam("cards", expanding=True)))
+    .order_by(Member.id)
+    .with_for_update(of=Member)
+)
+_SERIALS_BY_PREFIX = (
+    select(Member.serial_number)
+    .where(
+        Member.merchant_id == bindparam("merchant_id"),
+        Member.serial_number.startswith(bindparam("prefix")),
+    )
+    .limit(2)
+)
 _USED_STOCK = select(RewardStock.reward_code, RewardStock.redeemed).where(
     RewardStock.program_id == bindparam("program_id")
 )
 
 
-async def _card(
-    session: AsyncSession, scope: MerchantScope, barcode: str, keys: KeyRing, *, for_update: bool
-) -> tuple[Member, Program]:
-    parameters: dict[str, object] = {"merchant_id": scope.merchant_id}
+def _no_member() -> NotFound:
+    # Another merchant's card looks exactly like an unknown one.
+    return NotFound("No member carries this card.", code="member_not_found")
+
+
+def _check_active(member: Member) -> None:
+    if member.status is not MemberStatus.active:
+        raise Conflict(f"This card is {member.status.value}.", code="card_voided")
+
+
+async def _serial_of(
+    session: AsyncSession, scope: MerchantScope, barcode: str, keys: KeyRing
+) -> str:
+    """The serial number a scanned or typed card code names."""
     try:
         # Forged or garbled: refused without a database hit.
-        parameters["serial"] = verify_token(keys.active, barcode, previous_secrets=keys.retired)
-        statement = _CARD_BY_SERIAL_LOCKED if for_update else _CARD_BY_SERIAL
+        return verify_token(keys.active, barcode, previous_secrets=keys.retired)
     except InvalidBarcode:
         if barcode.strip().upper().startswith("LW"):
             raise
         # Typed from under the barcode: the short code (checked first, then looked up).
         prefix = serial_prefix_of(keys, barcode)
-        statement = _CARD.where(Member.serial_number.startswith(prefix)).limit(2)
-        if for_update:
-            statement = statement.with_for_update(of=Member)
-    found = (await session.execute(statement, parameters)).all()
+    parameters = {"merchant_id": scope.merchant_id, "prefix": prefix}
+    found = (await session.execute(_SERIALS_BY_PREFIX, parameters)).scalars().all()
     if len(found) != 1:
-        # Another merchant's card looks exactly like an unknown one.
-        raise NotFound("No member carries this card.", code="member_not_found")
-    member, program = found[0]
-    if member.status is not MemberStatus.active:
-        raise Conflict(f"This card is {member.status.value}.", code="card_voided")
+        raise _no_member()
+    return found[0]
+
+
+async def _card(
+    session: AsyncSession, scope: MerchantScope, barcode: str, keys: KeyRing, *, for_update: bool
+) -> tuple[Member, Program]:
+    parameters = {
+        "merchant_id": scope.merchant_id,
+        "serial": await _serial_of(session, scope, barcode, keys),
+    }
+    statement = _CARD_BY_SERIAL_LOCKED if for_update else _CARD_BY_SERIAL
+    found = (await session.execute(statement, parameters)).one_or_none()
+    if found is None:
+        raise _no_member()
+    member, program = found
+    _check_active(member)
     return member, program
 
 
@@ -229,13 +280,22 @@ async def _expire_due(
     return account if posting is None else await post(session, account, posting, source)
 
 
+def _owes_referral(member: Member, ledger: MemberLedger) -> bool:
+    return member.referred_by_id is not None and not ledger.has_bonus(BonusKind.REFERRAL_REFEREE)
+
+
 async def _pay_referral(
-    session: AsyncSession, account: Account, source: PostingSource, at: datetime
+    session: AsyncSession,
+    account: Account,
+    source: PostingSource,
+    at: datetime,
+    writes: LedgerWrites,
 ) -> Account:
     """After a referee's purchase, pay both sides of the referral once it qualifies."""
     member = account.member
-    if member.referred_by_id is None or account.ledger.has_bonus(BonusKind.REFERRAL_REFEREE):
+    if not _owes_referral(member, account.ledger):
         return account
+    assert member.referred_by_id is not None
     # Lock order is referee then referrer; a referrer always enrolled before its referees,
     # so two referral payouts can never wait on each other.
     referrer_row = await session.get(Member, member.referred_by_id, with_for_update=True)
@@ -251,9 +311,9 @@ async def _pay_referral(
         referee_context=new_context(source, at, "referral bonus"),
     )
     if award.referrer is not None:
-        await post(session, referrer, award.referrer, source)
+        await post(session, referrer, award.referrer, source, writes=writes)
     if award.referee is not None:
-        account = await post(session, account, award.referee, source)
+        account = await post(session, account, award.referee, source, writes=writes)
     return account
 
 
@@ -267,29 +327,148 @@ async def lookup_card(
     )
 
 
-async def record_scan(
+@dataclass(frozen=True)
+class ScanRequest:
+    """A scan checked at the door (caller, store, card), waiting to be posted."""
+
+    principal: Principal
+    data: ScanCreate
+    serial: str
+    store_id: uuid.UUID | None
+    call: IdempotentCall
+    at: datetime
+
+
+async def admit_scan(
     session: AsyncSession,
     principal: Principal,
     data: ScanCreate,
     call: IdempotentCall,
     keys: KeyRing,
     at: datetime,
-) -> StoredResponse:
+) -> ScanRequest:
+    """Check the scan's store and card code, then end the caller's transaction: the scan
+    is posted in its batch's transaction (:func:`record_scans`), and on SQLite this
+    process's one connection must be free for it."""
     store_id = await _store_for(session, principal, data.store_id)
-    member, program = await _card(session, principal.scope, data.barcode, keys, for_update=True)
-    if (stored := await call.replay(session, principal.scope)) is not None:
+    serial = await _serial_of(session, principal.scope, data.barcode, keys)
+    await session.commit()
+    return ScanRequest(principal, data, serial, store_id, call, at)
+
+
+@dataclass(frozen=True)
+class _Purchase:
+    account: Account
+    source: PostingSource
+    expiry: Posting | None
+    outcome: PurchaseOutcome
+
+
+# What a batch gives each scan: its answer, the error it alone gets (nothing of it is
+# written), or None: post it in a transaction of its own (see record_scans).
+ScanResult = StoredResponse | Exception | None
+
+
+async def record_scans(session: AsyncSession, scans: Sequence[ScanRequest]) -> list[ScanResult]:
+    """Credit scans that arrived together, in the session's one transaction (group commit).
+
+    One query locks every card (in member-id order), one reads the answers already given
+    under their keys, one at most reads the histories not cached; then each scan runs
+    through the rules in memory, in arrival order, and one statement per table writes them
+    all. A scan the rules refuse gets its error and writes nothing, without disturbing the
+    others. A database error fails the whole batch: the caller then posts each scan alone.
+    A first purchase that pays a referral locks a second member, so in a batch of several
+    it answers ``None`` and is posted alone.
+    """
+    keys = list({(scan.principal.scope.merchant_id, scan.serial) for scan in scans})
+    rows = (await session.execute(_CARDS_LOCKED, {"cards": keys})).all()
+    cards = {
+        (member.merchant_id, member.serial_number): (member, program) for member, program in rows
+    }
+    answers = await KnownAnswers.load(
+        session, [(scan.principal.scope, scan.call) for scan in scans]
+    )
+    accounts = await load_accounts(session, cards.values())
+    writes = LedgerWrites()
+    stock: dict[uuid.UUID, dict[str, int]] = {}
+    results: list[ScanResult] = []
+    for scan in scans:
+        try:
+            prepared = _prepare_purchase(scan, cards, answers, accounts)
+        except (WalletError, DomainError, OverflowError) as refused:
+            results.append(refused)
+            continue
+        if isinstance(prepared, _Purchase):
+            member = prepared.account.member
+            if len(scans) > 1 and _owes_referral(member, prepared.outcome.posting.ledger):
+                results.append(None)
+                continue
+            # From here on an error fails the batch: part of this scan may be written.
+            account = await _apply_purchase(session, scan, prepared, writes, stock)
+            accounts[member.id] = account
+            prepared = answers.remember(
+                scan.principal.scope,
+                scan.call,
+                purchase_answer(
+                    account,
+                    prepared.outcome,
+                    scan.at,
+                    reward_choices(account, scan.at, stock[account.program.id]),
+                ),
+            )
+        results.append(prepared)
+    await writes.send(session)
+    await answers.save(session)
+    return results
+
+
+def _prepare_purchase(
+    scan: ScanRequest,
+    cards: dict[tuple[uuid.UUID, str], tuple[Member, Program]],
+    answers: KnownAnswers,
+    accounts: dict[uuid.UUID, Account],
+) -> StoredResponse | _Purchase:
+    """The scan's replayed answer, or its purchase worked out in memory (nothing written)."""
+    scope = scan.principal.scope
+    card = cards.get((scope.merchant_id, scan.serial))
+    if card is None:
+        raise _no_member()
+    member, _ = card
+    _check_active(member)
+    if (stored := answers.replay(scope, scan.call)) is not None:
         return stored
+    account = accounts[member.id]
+    data = scan.data
     source = PostingSource.from_principal(
-        principal, channel=data.channel, store_id=store_id, external_reference=data.order_id
+        scan.principal,
+        channel=data.channel,
+        store_id=scan.store_id,
+        external_reference=data.order_id,
     )
-    account = await _expire_due(session, await load_account(session, member, program), source, at)
-    outcome = account.loyalty.record_purchase(
-        account.ledger, basket_of(data), new_context(source, at)
+    # Expiries that fell due first, so balances and rewards see only live points.
+    expiry = account.loyalty.expire_due_points(
+        account.ledger, new_context(source, scan.at, "expiry")
     )
-    account = await post(session, account, outcome.posting, source)
-    account = await _pay_referral(session, account, source, at)
-    body = purchase_answer(account, outcome, at, await _options(session, account, at))
-    return await call.remember(session, principal.scope, body)
+    ledger = account.ledger if expiry is None else expiry.ledger
+    outcome = account.loyalty.record_purchase(ledger, basket_of(data), new_context(source, scan.at))
+    return _Purchase(account, source, expiry, outcome)
+
+
+async def _apply_purchase(
+    session: AsyncSession,
+    scan: ScanRequest,
+    purchase: _Purchase,
+    writes: LedgerWrites,
+    stock: dict[uuid.UUID, dict[str, int]],
+) -> Account:
+    account, source = purchase.account, purchase.source
+    if purchase.expiry is not None:
+        account = await post(session, account, purchase.expiry, source, writes=writes)
+    account = await post(session, account, purchase.outcome.posting, source, writes=writes)
+    account = await _pay_referral(session, account, source, scan.at, writes)
+    if account.program.id not in stock:
+        stock[account.program.id] = await stock_used(session, account)
+    return account
 
 
 async def redeem(

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Row, bindparam, case, insert, literal, select, update
@@ -45,9 +46,11 @@ from wallet_service.security.principal import MerchantScope, Principal
 
 __all__ = [
     "Account",
+    "LedgerWrites",
     "PostingSource",
     "default_rules",
     "load_account",
+    "load_accounts",
     "loyalty_program",
     "new_context",
     "post",
@@ -171,9 +174,10 @@ def new_context(source: PostingSource, at: datetime, note: str = "") -> Transact
 _TRANSACTIONS = Base.metadata.tables[TransactionRow.__tablename__]
 _ENTRIES = Base.metadata.tables[EntryRow.__tablename__]
 HistoryRow = Row[*tuple[Any, ...]]
-# A member's history in one round trip: each transaction with its entries (if any).
-_HISTORY = (
+# Members' histories in one round trip: each transaction with its entries (if any).
+_HISTORIES = (
     select(
+        _TRANSACTIONS.c.member_id,
         _TRANSACTIONS.c.id,
         _TRANSACTIONS.c.kind,
         _TRANSACTIONS.c.occurred_at,
@@ -196,8 +200,8 @@ _HISTORY = (
         _ENTRIES.c.reverses_entry_key,
     )
     .select_from(_TRANSACTIONS.outerjoin(_ENTRIES, _ENTRIES.c.transaction_id == _TRANSACTIONS.c.id))
-    .where(_TRANSACTIONS.c.member_id == bindparam("member_id"))
-    .order_by(_TRANSACTIONS.c.position)
+    .where(_TRANSACTIONS.c.member_id.in_(bindparam("member_ids", expanding=True)))
+    .order_by(_TRANSACTIONS.c.member_id, _TRANSACTIONS.c.position)
 )
 # Statements built once: building and cache-keying a statement on every call costs CPU
 # comparable to the round trip itself.
@@ -257,40 +261,93 @@ async def load_account(
     """The member's account rebuilt from its stored history (lock the member first).
 
     Pass the member's ``program`` when it was loaded along with the member, to save a query.
+    """
+    if program is None:
+        program = await session.get(Program, member.program_id)
+        assert program is not None  # a foreign key guarantees it
+    return (await load_accounts(session, [(member, program)]))[member.id]
+
+
+async def load_accounts(
+    session: AsyncSession, cards: Iterable[tuple[Member, Program]]
+) -> dict[uuid.UUID, Account]:
+    """Several members' accounts (each locked first), by member id, in at most one query.
 
     A ledger the process already holds at the row's ``ledger_length`` is reused (see
     :mod:`~wallet_service.api.members.ledger_cache`). Otherwise rows are read as plain tuples,
     not ORM objects: a busy card has hundreds of entries, and the ledger never edits them.
     """
-    if program is None:
-        program = await session.get(Program, member.program_id)
-        assert program is not None  # a foreign key guarantees it
-    assert program.id == member.program_id
-    loyalty = loyalty_program(program)
     cache = ledger_cache_of(session.info)
-    currency = loyalty.rules.currency
-    ledger = cache.get(member.id, member.ledger_length, currency) if cache else None
-    if ledger is None:
-        rows = (await session.execute(_HISTORY, {"member_id": member.id})).all()
+    accounts: dict[uuid.UUID, Account] = {}
+    unread: dict[uuid.UUID, tuple[Member, Program, LoyaltyProgram]] = {}
+    for member, program in cards:
+        assert program.id == member.program_id
+        if member.id in accounts or member.id in unread:
+            continue
+        loyalty = loyalty_program(program)
+        currency = loyalty.rules.currency
+        ledger = cache.get(member.id, member.ledger_length, currency) if cache else None
+        if ledger is None:
+            unread[member.id] = (member, program, loyalty)
+        else:
+            accounts[member.id] = Account(member, program, loyalty, ledger)
+    if not unread:
+        return accounts
+    rows = (await session.execute(_HISTORIES, {"member_ids": list(unread)})).all()
+    histories = {
+        member_id: list(group) for member_id, group in groupby(rows, key=attrgetter("member_id"))
+    }
+    for member, program, loyalty in unread.values():
         # Stored history was checked when it was posted; re-checking it on every scan would
         # make each scan cost O(history) twice.
-        ledger = MemberLedger(currency, _history(rows), verify=False)
+        history = _history(histories.get(member.id, []))
+        ledger = MemberLedger(loyalty.rules.currency, history, verify=False)
         if cache is not None and len(ledger.transactions) == member.ledger_length:
             publish_after_commit(session.info, member.id, member.ledger_length, ledger)
-    return Account(member=member, program=program, loyalty=loyalty, ledger=ledger)
+        accounts[member.id] = Account(member, program, loyalty, ledger)
+    return accounts
+
+
+@dataclass
+class LedgerWrites:
+    """Ledger rows appended in memory, sent together: one statement per table for a whole
+    batch of postings (see :func:`post`)."""
+
+    transactions: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    async def send(self, session: AsyncSession) -> None:
+        """Insert the rows, then flush the members' refreshed balances."""
+        for statement, rows in (
+            (_INSERT_TRANSACTION, self.transactions),
+            (_INSERT_ENTRIES, self.entries),
+        ):
+            if rows:
+                await session.execute(statement, rows if len(rows) > 1 else rows[0])
+        self.transactions, self.entries = [], []
+        await session.flush()
 
 
 async def post(
-    session: AsyncSession, account: Account, posting: Posting, source: PostingSource
+    session: AsyncSession,
+    account: Account,
+    posting: Posting,
+    source: PostingSource,
+    *,
+    writes: LedgerWrites | None = None,
 ) -> Account:
-    """Append the posting's transaction, refresh the member's caches, bump the pass."""
+    """Append the posting's transaction, refresh the member's caches, bump the pass.
+
+    The rows are written at once, or added to ``writes`` when the caller sends several
+    postings together (then nothing here touches the database).
+    """
+    pending = LedgerWrites() if writes is None else writes
     member = account.member
     transaction = posting.transaction
     transaction_id = uuid.UUID(transaction.transaction_id)
     # Core inserts, not ORM objects: the rows are written once and never edited, so the
     # unit of work would only add cost (and a flush per table to order them).
-    await session.execute(
-        _INSERT_TRANSACTION,
+    pending.transactions.append(
         dict(
             id=transaction_id,
             merchant_id=member.merchant_id,
@@ -315,28 +372,24 @@ async def post(
             if transaction.related_member_id
             else None,
             reward_code=transaction.reward_code,
-        ),
-    )
-    if transaction.entries:
-        await session.execute(
-            _INSERT_ENTRIES,
-            [
-                {
-                    "merchant_id": member.merchant_id,
-                    "member_id": member.id,
-                    "transaction_id": transaction_id,
-                    "entry_key": entry.entry_id,
-                    "kind": entry.kind.value,
-                    "points": entry.points,
-                    "cashback": entry.cashback,
-                    "stamps": entry.stamps,
-                    "lot_expires_at": entry.lot_expires_at,
-                    "draws": [[d.lot_entry_id, d.points] for d in entry.draws],
-                    "reverses_entry_key": entry.reverses_entry_id,
-                }
-                for entry in transaction.entries
-            ],
         )
+    )
+    pending.entries.extend(
+        {
+            "merchant_id": member.merchant_id,
+            "member_id": member.id,
+            "transaction_id": transaction_id,
+            "entry_key": entry.entry_id,
+            "kind": entry.kind.value,
+            "points": entry.points,
+            "cashback": entry.cashback,
+            "stamps": entry.stamps,
+            "lot_expires_at": entry.lot_expires_at,
+            "draws": [[d.lot_entry_id, d.points] for d in entry.draws],
+            "reverses_entry_key": entry.reverses_entry_id,
+        }
+        for entry in transaction.entries
+    )
     member.ledger_length += 1
     publish_after_commit(session.info, member.id, member.ledger_length, posting.ledger)
     updated = Account(
@@ -356,5 +409,6 @@ async def post(
     member.tier = tier
     if (balances.points, balances.cashback, balances.stamps, tier) != shown_before:
         touch_pass(member)
-    await session.flush()
+    if writes is None:
+        await pending.send(session)
     return updated
