@@ -85,8 +85,11 @@ def create_engine_for(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(driver_url, **kwargs)
         install_sqlite_hooks(engine.sync_engine)
         return engine
+    # No overflow: an overflow connection is closed when returned, and under load opening
+    # PostgreSQL connections (a new backend process each) cost more than the scans did.
+    # Requests wait for one of these instead (too long a wait answers 503 database_busy).
     kwargs.setdefault("pool_size", 20)
-    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(driver_url, **kwargs)
 
