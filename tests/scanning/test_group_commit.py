@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,6 +20,7 @@ from tests.factories import Tenant, make_tenant
 from tests.scanning.test_bonuses_and_expiry import RULES as REFERRAL_RULES
 from tests.scanning.test_bonuses_and_expiry import _balance, _enrol
 from tests.scanning.test_till import SIMPLE_RULES, _ledger_counts, _member, _scan
+from tests.statements import statements_sent
 from wallet_service.api.idempotency import IdempotentCall, StoredResponse
 from wallet_service.db.models import ApiKey, LedgerTransaction
 from wallet_service.db.session import session_scope
@@ -41,21 +40,8 @@ OVERFLOWING_RULES: dict[str, Any] = {
 }
 
 
-@contextmanager
-def purchase_inserts(app: FastAPI) -> Iterator[list[int]]:
-    """The rows of each statement inserting ledger transactions while the block runs."""
-    inserts: list[int] = []
-
-    def record(_c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, many: bool) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO LEDGER_TRANSACTION"):
-            inserts.append(len(parameters) if many else 1)
-
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield inserts
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+def _inserts_purchases(statement: str) -> bool:
+    return statement.upper().startswith("INSERT INTO LEDGER_TRANSACTION")
 
 
 async def _principal(factory: async_sessionmaker[AsyncSession], tenant: Tenant) -> Principal:
@@ -92,11 +78,12 @@ async def test_concurrent_scans_are_written_together_and_each_is_credited_once(
     tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
     members = [await _member(client, tenant) for _ in range(3)]
     barcodes = [tenant.barcode(m["serial_number"]) for m in members for _ in range(8)]
-    with purchase_inserts(app) as inserts:
+    with statements_sent(app, _inserts_purchases) as inserts:
         responses = await asyncio.gather(*(_scan(client, tenant, b, "5") for b in barcodes))
     assert [r.status_code for r in responses] == [201] * len(barcodes)
     assert len({r.json()["transaction_id"] for r in responses}) == len(barcodes)
-    assert sum(inserts) == len(barcodes) and len(inserts) < len(barcodes)  # shared statements
+    rows = [insert.rows for insert in inserts]
+    assert sum(rows) == len(barcodes) and len(rows) < len(barcodes)  # shared statements
     for member in members:
         assert await _ledger_counts(session_factory, member["id"]) == (8, 400, 400)
     # Each answer shows the balance right after its own purchase, once each.
@@ -116,9 +103,9 @@ async def test_a_refused_scan_gets_its_own_error_and_the_rest_of_its_batch_is_cr
         _request(principal, str(uuid.uuid4())),
         _request(principal, regular["serial_number"]),
     ]
-    with purchase_inserts(app) as inserts:
+    with statements_sent(app, _inserts_purchases) as inserts:
         results = await _all_at_once(ScanBatcher(session_factory), scans)
-    assert inserts == [2]  # one batch, one statement
+    assert [insert.rows for insert in inserts] == [2]  # one batch, one statement
     assert isinstance(results[0], StoredResponse) and isinstance(results[3], StoredResponse)
     assert isinstance(results[1], DomainError) and results[1].code == "currency_mismatch"
     assert isinstance(results[2], NotFound) and results[2].code == "member_not_found"
@@ -140,9 +127,9 @@ async def test_a_batch_the_database_refuses_is_posted_again_scan_by_scan(
         _request(reckless_key, spender["serial_number"], amount="100000000"),
         _request(shop_key, regular["serial_number"]),
     ]
-    with purchase_inserts(app) as inserts:
+    with statements_sent(app, _inserts_purchases) as inserts:
         results = await _all_at_once(ScanBatcher(session_factory), scans)
-    assert inserts[0] == 3  # tried together first
+    assert inserts[0].rows == 3  # tried together first
     assert isinstance(results[0], StoredResponse) and isinstance(results[2], StoredResponse)
     assert isinstance(results[1], DBAPIError | OverflowError)
     assert await _ledger_counts(session_factory, regular["id"]) == (2, 100, 100)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import Tenant, make_tenant
 from tests.scanning.test_till import SIMPLE_RULES, _ledger_counts, _member, _scan
+from tests.statements import statements_sent
 from wallet_service.api.members.accounts import PostingSource, load_account, new_context, post
 from wallet_service.api.members.ledger_cache import LedgerCache
 from wallet_service.db.models import LedgerTransaction, Member
@@ -25,23 +24,8 @@ from wallet_service.loyalty import MemberLedger, TransactionContext, adjust_bala
 CORRECTION = PostingSource(channel="back-office")
 
 
-@contextmanager
-def history_reads(app: FastAPI) -> Iterator[list[str]]:
-    """The statements reading ledger history while the block runs."""
-    reads: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM ledger_transaction" in (
-            statement
-        ):
-            reads.append(statement)
-
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield reads
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+def _reads_history(statement: str) -> bool:
+    return statement.upper().startswith("SELECT") and "FROM ledger_transaction" in statement
 
 
 async def _post_adjustment(session: AsyncSession, member_id: str, points: int) -> None:
@@ -89,7 +73,7 @@ async def test_a_regular_card_is_scanned_without_rereading_its_history(
     app: FastAPI, client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     tenant, member, barcode = await _regular(client, session_factory)
-    with history_reads(app) as reads:
+    with statements_sent(app, _reads_history) as reads:
         second = await _scan(client, tenant, barcode, "4.00")
     assert second.status_code == 201, second.text
     assert second.json()["member"]["points_balance"] == 70
