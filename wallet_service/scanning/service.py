@@ -77,18 +77,16 @@ __all__ = [
 
 # The card's member with its program, in one round trip (``load_account`` needs both). Built
 # once: on the till's hot path, building a statement per call costs about as much as running it.
-_CARD = (
-    select(Member, Program)
-    .join(Program, Program.id == Member.program_id)
-    .where(Member.merchant_id == bindparam("merchant_id"))
+_MEMBER_AND_PROGRAM = select(Member, Program).join(Program, Program.id == Member.program_id)
+_CARD_BY_SERIAL = _MEMBER_AND_PROGRAM.where(
+    Member.merchant_id == bindparam("merchant_id"), Member.serial_number == bindparam("serial")
 )
-_CARD_BY_SERIAL = _CARD.where(Member.serial_number == bindparam("serial"))
 _CARD_BY_SERIAL_LOCKED = _CARD_BY_SERIAL.with_for_update(of=Member)
 # A batch's cards, locked in one order (member id) by every batch, so batches never deadlock.
 _CARDS_LOCKED = (
-    select(Member, Program)
-    .join(Program, Program.id == Member.program_id)
-    .where(tuple_(Member.merchant_id, Member.serial_number).in_(bindparam("cards", expanding=True)))
+    _MEMBER_AND_PROGRAM.where(
+        tuple_(Member.merchant_id, Member.serial_number).in_(bindparam("cards", expanding=True))
+    )
     .order_by(Member.id)
     .with_for_update(of=Member)
 )
