@@ -41,6 +41,7 @@ from wallet_service.loyalty import (
     PurchaseOutcome,
     TierMovement,
 )
+from wallet_service.scanning.rotating import is_rotating, verify_rotating
 from wallet_service.scanning.schemas import (
     LookupRead,
     MemberSummary,
@@ -114,9 +115,12 @@ def _check_active(member: Member) -> None:
 
 
 async def _serial_of(
-    session: AsyncSession, scope: MerchantScope, barcode: str, keys: KeyRing
+    session: AsyncSession, scope: MerchantScope, barcode: str, keys: KeyRing, at: datetime
 ) -> str:
-    """The serial number a scanned or typed card code names."""
+    """The serial number a scanned or typed card code names (a rotating code as of ``at``)."""
+    if is_rotating(barcode):
+        # A Google pass's rotating code: its 30-second step or the previous one, no DB hit.
+        return verify_rotating(keys, barcode, at)
     try:
         # Forged or garbled: refused without a database hit.
         return verify_token(keys.active, barcode, previous_secrets=keys.retired)
@@ -133,11 +137,17 @@ async def _serial_of(
 
 
 async def _card(
-    session: AsyncSession, scope: MerchantScope, barcode: str, keys: KeyRing, *, for_update: bool
+    session: AsyncSession,
+    scope: MerchantScope,
+    barcode: str,
+    keys: KeyRing,
+    at: datetime,
+    *,
+    for_update: bool,
 ) -> tuple[Member, Program]:
     parameters = {
         "merchant_id": scope.merchant_id,
-        "serial": await _serial_of(session, scope, barcode, keys),
+        "serial": await _serial_of(session, scope, barcode, keys, at),
     }
     statement = _CARD_BY_SERIAL_LOCKED if for_update else _CARD_BY_SERIAL
     found = (await session.execute(statement, parameters)).one_or_none()
@@ -318,7 +328,7 @@ async def _pay_referral(
 async def lookup_card(
     session: AsyncSession, principal: Principal, barcode: str, keys: KeyRing, at: datetime
 ) -> LookupRead:
-    member, program = await _card(session, principal.scope, barcode, keys, for_update=False)
+    member, program = await _card(session, principal.scope, barcode, keys, at, for_update=False)
     account = await load_account(session, member, program)
     return LookupRead(
         member=member_summary(account, at), rewards=await _options(session, account, at)
@@ -349,7 +359,7 @@ async def admit_scan(
     is posted in its batch's transaction (:func:`record_scans`), and on SQLite this
     process's one connection must be free for it."""
     store_id = await _store_for(session, principal, data.store_id)
-    serial = await _serial_of(session, principal.scope, data.barcode, keys)
+    serial = await _serial_of(session, principal.scope, data.barcode, keys, at)
     await session.commit()
     return ScanRequest(principal, data, serial, store_id, call, at)
 
@@ -478,7 +488,7 @@ async def redeem(
     at: datetime,
 ) -> StoredResponse:
     store_id = await _store_for(session, principal, data.store_id)
-    member, program = await _card(session, principal.scope, data.barcode, keys, for_update=True)
+    member, program = await _card(session, principal.scope, data.barcode, keys, at, for_update=True)
     if (stored := await call.replay(session, principal.scope)) is not None:
         return stored
     source = PostingSource.from_principal(principal, store_id=store_id)

@@ -64,21 +64,42 @@ def _mac(secret: bytes, version: str, serial_bytes: bytes) -> bytes:
     return hmac.new(secret, message, hashlib.sha256).digest()[:_MAC_BYTES]
 
 
-def issue_token(secret: bytes, serial: str) -> str:
-    """Return the barcode token for the pass with UUID4 ``serial``."""
-    _check_secret(secret)
+def _serial_bytes(serial: str) -> bytes:
+    """The 16 bytes of a pass's UUID4 serial; ``ValueError`` for anything else."""
     try:
         parsed = uuid.UUID(serial)
     except (ValueError, AttributeError, TypeError):
         raise ValueError(f"serial {serial!r} is not a UUID") from None
     if parsed.version != 4:
         raise ValueError("pass serial numbers are UUID4")
-    mac = _mac(secret, FORMAT_PREFIX, parsed.bytes)
-    return f"{FORMAT_PREFIX}.{_b32(parsed.bytes)}.{_b32(mac)}"
+    return parsed.bytes
+
+
+def issue_token(secret: bytes, serial: str) -> str:
+    """Return the barcode token for the pass with UUID4 ``serial``."""
+    _check_secret(secret)
+    serial_bytes = _serial_bytes(serial)
+    mac = _mac(secret, FORMAT_PREFIX, serial_bytes)
+    return f"{FORMAT_PREFIX}.{_b32(serial_bytes)}.{_b32(mac)}"
 
 
 def _reject(reason: str) -> InvalidBarcode:
     return InvalidBarcode("this is not a valid loyalty barcode", reason=reason)
+
+
+def _decode_serial(serial_text: str) -> bytes:
+    """The serial bytes of a token's (uppercased) serial field, or ``InvalidBarcode``."""
+    if len(serial_text) != _SERIAL_CHARS:
+        raise _reject("format")
+    try:
+        serial_bytes = _unb32(serial_text)
+    except (binascii.Error, ValueError):
+        raise _reject("format") from None
+    # Base32 leaves spare low bits in the last character; accept only the
+    # canonical spelling so one pass has exactly one valid token.
+    if _b32(serial_bytes) != serial_text:
+        raise _reject("format")
+    return serial_bytes
 
 
 def verify_token(secret: bytes, token: str, *, previous_secrets: Sequence[bytes] = ()) -> str:
@@ -98,17 +119,13 @@ def verify_token(secret: bytes, token: str, *, previous_secrets: Sequence[bytes]
     version, serial_text, mac_text = parts
     if version != FORMAT_PREFIX:
         raise _reject("version")
-    if len(serial_text) != _SERIAL_CHARS or len(mac_text) != _MAC_CHARS:
+    if len(mac_text) != _MAC_CHARS:
         raise _reject("format")
+    serial_bytes = _decode_serial(serial_text)
     try:
-        serial_bytes = _unb32(serial_text)
         provided_mac = _unb32(mac_text)
     except (binascii.Error, ValueError):
         raise _reject("format") from None
-    # Base32 leaves spare low bits in the last character; accept only the
-    # canonical spelling so one pass has exactly one valid token.
-    if _b32(serial_bytes) != serial_text:
-        raise _reject("format")
     matches = [
         hmac.compare_digest(_mac(key, version, serial_bytes), provided_mac)
         for key in (secret, *previous_secrets)
