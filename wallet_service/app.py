@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from wallet_service import __version__
@@ -15,6 +16,9 @@ from wallet_service.apple.issuer import load_apple_issuer
 from wallet_service.apple.router import download_router, passkit_router
 from wallet_service.config import Settings, get_settings
 from wallet_service.db.session import create_engine_for, create_session_factory
+from wallet_service.google.client import GOOGLE_TIMEOUT
+from wallet_service.google.router import router as google_router
+from wallet_service.google.wallet import GoogleWallet
 from wallet_service.health import certificate_status
 from wallet_service.health import router as health_router
 from wallet_service.links import MemberLinks
@@ -42,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.scan_batcher.close()
+            await app.state.google.http.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -55,14 +60,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_keys = TokenKeys(master_key, settings.retired_signing_keys())
     retired = settings.retired_signing_keys()
     app.state.barcode_keys = KeyRing.derive(master_key, retired, "barcode-token")
-    app.state.links = MemberLinks(
-        settings.public_url, KeyRing.derive(master_key, retired, "member-links")
-    )
+    app.state.links = MemberLinks.from_settings(settings)
     app.state.apple = load_apple_issuer(settings)
+    app.state.google = GoogleWallet.from_settings(
+        settings, httpx.AsyncClient(timeout=GOOGLE_TIMEOUT)
+    )
     install_problem_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(passkit_router)
     app.include_router(download_router)
+    app.include_router(google_router)
     mount_web(app)
     return app

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from certificates.cli import certs_app
+from certificates.errors import CertificateError
+from certificates.google import import_service_account
 from wallet_service.api.api_keys.schemas import ApiKeyCreate
 from wallet_service.api.api_keys.service import create_api_key
 from wallet_service.api.merchants.schemas import MerchantCreate
@@ -25,7 +29,7 @@ from wallet_service.demo import seed_demo
 from wallet_service.errors import WalletError
 from wallet_service.links import MemberLinks
 from wallet_service.scanning.token import issue_token
-from wallet_service.security.keys import KeyRing, derive_key
+from wallet_service.security.keys import derive_key
 from wallet_service.security.permissions import Role
 from wallet_service.security.principal import MerchantScope
 
@@ -36,11 +40,13 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 merchant_app = typer.Typer(help="Merchants (tenants).", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 apikey_app = typer.Typer(help="POS API keys.", no_args_is_help=True)
+google_app = typer.Typer(help="Google Wallet issuer accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(merchant_app, name="merchant")
 app.add_typer(staff_app, name="staff")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(certs_app, name="certs")
+app.add_typer(google_app, name="google")
 
 T = TypeVar("T")
 
@@ -169,6 +175,36 @@ def apikey_create(
     typer.echo(_run_in_transaction(work))
 
 
+@google_app.command("import")
+def google_import(
+    merchant: Annotated[str, typer.Option(help="Merchant slug.")],
+    issuer_id: Annotated[str, typer.Option(help="Issuer id from the Google Pay & Wallet Console.")],
+    key: Annotated[
+        Path,
+        typer.Option(exists=True, dir_okay=False, help="Service-account JSON key file."),
+    ],
+) -> None:
+    """Put a merchant's cards on Google Wallet: its issuer id and service-account key.
+
+    The key is kept in the data directory (mode 0600), never in the database or a response.
+    """
+    settings = get_settings()
+
+    async def work(session: AsyncSession) -> uuid.UUID:
+        return (await _scope_for(session, merchant)).merchant_id
+
+    merchant_id = _run_in_transaction(work)
+    try:
+        credentials = import_service_account(settings.certificates_dir, merchant_id, issuer_id, key)
+    except CertificateError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(
+        f"Google Wallet issuer {credentials.issuer_id} set up for {merchant} "
+        f"(service account {credentials.client_email})"
+    )
+
+
 @app.command()
 def demo(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Seed the demo merchant (idempotent) and print its ids and credentials."""
@@ -176,10 +212,7 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
     seed = _run_in_transaction(
         lambda session: seed_demo(session, settings.data_dir / "demo-credentials.json")
     )
-    links = MemberLinks(
-        settings.public_url,
-        KeyRing.derive(settings.signing_key(), settings.retired_signing_keys(), "member-links"),
-    )
+    links = MemberLinks.from_settings(settings)
     barcode = issue_token(
         derive_key(settings.signing_key(), "barcode-token"), seed.member_serial_number
     )

@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     apple_team_id: str | None = Field(
         default=None, description="Defaults to the team id in the signing certificate."
     )
+    google_wallet_api_url: str = Field(
+        default="https://walletobjects.googleapis.com/walletobjects/v1",
+        description="Google Wallet REST API root (tests point it at a loopback stand-in).",
+    )
+    google_save_origins: list[str] = Field(
+        default_factory=list,
+        description="Sites allowed to show the Add to Google Wallet button "
+        "(default: WALLET_PUBLIC_URL).",
+    )
     idempotency_retention_hours: int = Field(default=72, ge=1)
     # Members' ledgers kept in memory per process, in transactions (~1.7 KB each; 0: off).
     ledger_cache_transactions: int = Field(default=20_000, ge=0)
@@ -77,6 +86,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'wallet.db').resolve()}"
+
+    @property
+    def save_origins(self) -> list[str]:
+        return self.google_save_origins or [self.public_url]
 
     @property
     def certificates_dir(self) -> Path:

@@ -7,7 +7,8 @@
     ├── PermissionDenied         authenticated, but not allowed
     ├── BadRequest               malformed: a required header or parameter is missing
     ├── InvalidRequest           well-formed, but not acceptable
-    └── ServiceUnavailable       a part of the service is not configured or not reachable
+    ├── ServiceUnavailable       a part of the service is not configured or not reachable
+    └── UpstreamError            a service we call (Google Wallet, ...) refused or failed
 
 ``wallet_service.api.problems`` maps them (and the pure domain's errors) to RFC 9457 responses.
 """
@@ -24,6 +25,7 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "ServiceUnavailable",
+    "UpstreamError",
     "WalletError",
 ]
 
@@ -67,6 +69,11 @@ class InvalidRequest(WalletError):
 class ServiceUnavailable(WalletError):
     default_code = "service_unavailable"
     title = "Service unavailable"
+
+
+class UpstreamError(WalletError):
+    default_code = "upstream_error"
+    title = "Bad gateway"
 
 
 class BadRequest(WalletError):

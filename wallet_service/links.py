@@ -1,6 +1,7 @@
-"""A member's private links: the card page and the *Add to Apple Wallet* download.
+"""A member's private links: the card page, the *Add to Apple Wallet* download and the
+*Add to Google Wallet* hop.
 
-Both carry a MAC of the serial number, so they are unguessable without storing anything,
+Each carries a MAC of the serial number, so they are unguessable without storing anything,
 and the serial alone (printed in the barcode) opens nothing.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wallet_service.config import Settings
 from wallet_service.security.keys import KeyRing, url_token, url_token_matches
 
 __all__ = ["MemberLinks"]
@@ -17,6 +19,13 @@ __all__ = ["MemberLinks"]
 class MemberLinks:
     public_url: str
     keys: KeyRing
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MemberLinks:
+        keys = KeyRing.derive(
+            settings.signing_key(), settings.retired_signing_keys(), "member-links"
+        )
+        return cls(settings.public_url, keys)
 
     def token(self, serial_number: str) -> str:
         return url_token(self.keys.active, serial_number)
@@ -29,3 +38,7 @@ class MemberLinks:
 
     def apple_pass_url(self, serial_number: str) -> str:
         return f"{self.public_url}/wallet/apple/{serial_number}/{self.token(serial_number)}.pkpass"
+
+    def google_save_page_url(self, serial_number: str) -> str:
+        """Our link behind the card page's button: syncs the card, then goes to Google."""
+        return f"{self.public_url}/wallet/google/{serial_number}/{self.token(serial_number)}"

@@ -4,8 +4,8 @@ Run by ``wallet-service worker``. Several workers may run at once: every job loc
 changes and the loyalty domain refuses to pay a bonus or expire a lot twice (backed by
 unique constraints), so overlapping runs do nothing twice.
 
-Jobs: expire points whose lots fell due, pay birthday bonuses, and purge idempotency records
-past their retention.
+Jobs: expire points whose lots fell due, pay birthday bonuses, purge idempotency records
+past their retention, and send Google Wallet every card that changed since its last sync.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import httpx
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,6 +32,8 @@ from wallet_service.db.models import (
     PassLogEntry,
 )
 from wallet_service.db.session import create_engine_for, create_session_factory, session_scope
+from wallet_service.google.client import GOOGLE_TIMEOUT
+from wallet_service.google.wallet import GoogleWallet
 
 __all__ = [
     "LoyaltyJobReport",
@@ -124,6 +127,8 @@ async def run_loyalty_jobs(
 async def run_worker(settings: Settings, *, once: bool = False) -> None:
     engine = create_engine_for(settings.resolved_database_url)
     factory = create_session_factory(engine)
+    http = httpx.AsyncClient(timeout=GOOGLE_TIMEOUT)
+    google = GoogleWallet.from_settings(settings, http)
     last_loyalty_run = float("-inf")
     try:
         while True:
@@ -145,10 +150,16 @@ async def run_worker(settings: Settings, *, once: bool = False) -> None:
                         report.expiries,
                         report.birthday_bonuses,
                     )
+                synced = await google.sync_changed(factory)
+                if synced.synced or synced.failed:
+                    logger.info(
+                        "Google Wallet: %d cards synced, %d failed", synced.synced, synced.failed
+                    )
             except Exception:  # a bad round must not kill the worker; the next one retries
                 logger.exception("worker round failed")
             if once:
                 return
             await asyncio.sleep(settings.worker_interval_seconds)
     finally:
+        await http.aclose()
         await engine.dispose()

@@ -20,6 +20,7 @@ from wallet_service.config import Settings
 from wallet_service.db.models import ApiKey, StaffUser
 from wallet_service.db.session import session_scope
 from wallet_service.errors import AuthenticationRequired, PermissionDenied
+from wallet_service.google.wallet import GoogleWallet
 from wallet_service.links import MemberLinks
 from wallet_service.security.api_keys import secret_matches, split_api_key
 from wallet_service.security.permissions import ROLE_PERMISSIONS, Permission
@@ -28,6 +29,7 @@ from wallet_service.security.tokens import InvalidToken, TokenKeys, read_access_
 
 __all__ = [
     "CurrentPrincipal",
+    "GoogleWalletDep",
     "LinksDep",
     "SessionDep",
     "SettingsDep",
@@ -58,12 +60,18 @@ async def get_links(request: Request) -> MemberLinks:
     return links
 
 
+async def get_google_wallet(request: Request) -> GoogleWallet:
+    wallet: GoogleWallet = request.app.state.google
+    return wallet
+
+
 # scope="function": the transaction commits before the response is sent, so a client never
 # sees success for a write that then fails to commit.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TokenKeysDep = Annotated[TokenKeys, Depends(get_token_keys)]
 LinksDep = Annotated[MemberLinks, Depends(get_links)]
+GoogleWalletDep = Annotated[GoogleWallet, Depends(get_google_wallet)]
 
 API_KEY_USAGE_RESOLUTION = timedelta(minutes=1)
 

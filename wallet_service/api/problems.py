@@ -41,6 +41,7 @@ _STATUS_BY_ERROR: dict[type[errors.WalletError], int] = {
     errors.InvalidRequest: 422,
     errors.BadRequest: 400,
     errors.ServiceUnavailable: 503,
+    errors.UpstreamError: 502,
 }
 
 # The loyalty domain's errors carry a code and no HTTP; their status is decided here.

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wallet_service.api.deps import SessionDep, require
 from wallet_service.api.members.cards import card_state_for
-from wallet_service.api.members.service import member_by_serial
+from wallet_service.api.members.service import member_by_link, member_by_serial
 from wallet_service.api.problems import responses
 from wallet_service.api.schemas import Page, PageParamsDep, ReadModel
 from wallet_service.apple import registrations
@@ -287,10 +287,7 @@ async def download_pass(
     issuer: AppleIssuerDep,
 ) -> Response:
     """The customer's *Add to Apple Wallet* link."""
-    links: MemberLinks = request.app.state.links
-    member = None
-    if links.matches(serial_number, token):
-        member = await member_by_serial(session, serial_number)
+    member = await member_by_link(session, request.app.state.links, serial_number, token)
     if member is None:
         raise NotFound("No such pass.", code="pass_not_found")
     return await _pkpass_response(request, session, issuer, member)

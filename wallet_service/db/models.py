@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -68,6 +69,8 @@ class Program(TenantMixin, Base):
     currency: Mapped[str] = mapped_column(String(3))
     template: Mapped[str] = mapped_column(String(64), default="points")
     rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Google Wallet cards show a barcode that changes every 30 s (screenshots stop working).
+    rotating_barcode: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Store(TenantMixin, Base):
@@ -134,6 +137,8 @@ class Member(TenantMixin, Base):
     # Bumped on every change the card shows; the PassKit web service and pushes key off it.
     pass_version: Mapped[int] = mapped_column(Integer, default=1)
     pass_updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The pass_version Google Wallet last received (None: never sent).
+    google_pass_version: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (UniqueConstraint("merchant_id", "program_id", "email"),)
 

@@ -74,6 +74,9 @@ class CardState:
     voided: bool = False
     expiration_date: datetime | None = None
     terms: str = ""
+    # Points expiring within the reminder horizon and the first of those dates ("expire soon").
+    expiring_points: int = 0
+    next_expiry: datetime | None = None
 
     def __post_init__(self) -> None:
         if not self.serial_number:
@@ -90,6 +93,10 @@ class CardState:
             raise ValueError("last_modified must be timezone-aware")
         if self.expiration_date is not None and self.expiration_date.tzinfo is None:
             raise ValueError("expiration_date must be timezone-aware")
+        if self.expiring_points < 0:
+            raise ValueError("expiring_points cannot be negative")
+        if self.next_expiry is not None and self.next_expiry.tzinfo is None:
+            raise ValueError("next_expiry must be timezone-aware")
         if self.cashback is not None and not (
             len(self.cashback.currency) == 3 and self.cashback.currency.isalpha()
         ):

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from wallet_service.api.deps import LinksDep, SessionDep
 from wallet_service.api.members.accounts import load_account
 from wallet_service.api.members.cards import barcode_alt_text
-from wallet_service.api.members.service import member_by_serial
+from wallet_service.api.members.service import member_by_link
 from wallet_service.db.base import utcnow
 from wallet_service.db.models import LedgerTransaction, MemberStatus, Merchant
 from wallet_service.errors import NotFound
@@ -48,11 +48,7 @@ async def card_page(
     session: SessionDep,
     links: LinksDep,
 ) -> HTMLResponse:
-    member = (
-        await member_by_serial(session, serial_number)
-        if links.matches(serial_number, token)
-        else None
-    )
+    member = await member_by_link(session, links, serial_number, token)
     if member is None:
         raise NotFound("No such card.", code="card_not_found")
     account = await load_account(session, member)
@@ -110,6 +106,9 @@ async def card_page(
                 request.app.state.barcode_keys.active, member.serial_number
             ),
             "apple_pass_url": links.apple_pass_url(member.serial_number),
+            "google_save_page_url": links.google_save_page_url(member.serial_number)
+            if request.app.state.google.credentials(member.merchant_id)
+            else None,
             "activity": activity,
             "rewards": [r for r in rewards if r.usable],
         },

@@ -93,4 +93,6 @@ async def card_state_for(
         else None,
         locations=await _pass_locations(session, scope, member, merchant.name),
         voided=member.status is not MemberStatus.active,
+        expiring_points=state.expiring_soon.points,
+        next_expiry=state.expiring_soon.next_expiry,
     )

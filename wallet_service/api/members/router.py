@@ -9,14 +9,16 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wallet_service.api.deps import LinksDep, SessionDep, require
+from wallet_service.api.deps import GoogleWalletDep, LinksDep, SessionDep, require
 from wallet_service.api.idempotency import IdempotencyKeyDep, IdempotentCall
 from wallet_service.api.members import service
 from wallet_service.api.members.accounts import PostingSource
 from wallet_service.api.members.schemas import ConsentChange, ConsentRead, MemberCreate, MemberRead
 from wallet_service.api.problems import responses
 from wallet_service.api.schemas import Page, PageParamsDep
+from wallet_service.db.base import utcnow
 from wallet_service.db.models import Member
+from wallet_service.google.wallet import GoogleWallet
 from wallet_service.links import MemberLinks
 from wallet_service.security.permissions import Permission
 from wallet_service.security.principal import MerchantScope, Principal
@@ -29,20 +31,25 @@ Reader = Annotated[Principal, Depends(require(Permission.members_read))]
 Writer = Annotated[Principal, Depends(require(Permission.members_write))]
 
 
-def _with_links(member: Member, links: MemberLinks) -> MemberRead:
+def _with_links(member: Member, links: MemberLinks, google: GoogleWallet) -> MemberRead:
     return MemberRead.model_validate(member).model_copy(
         update={
             "apple_pass_url": links.apple_pass_url(member.serial_number),
+            "google_save_url": google.save_url(member, utcnow()),
             "card_url": links.card_page_url(member.serial_number),
         }
     )
 
 
 async def _read(
-    session: AsyncSession, scope: MerchantScope, member: Member, links: MemberLinks
+    session: AsyncSession,
+    scope: MerchantScope,
+    member: Member,
+    links: MemberLinks,
+    google: GoogleWallet,
 ) -> MemberRead:
     consents = await service.current_consents(session, scope, member.id)
-    return _with_links(member, links).model_copy(
+    return _with_links(member, links, google).model_copy(
         update={"consents": [ConsentRead.model_validate(c) for c in consents]}
     )
 
@@ -60,6 +67,7 @@ async def create_member(
     session: SessionDep,
     principal: Writer,
     links: LinksDep,
+    google: GoogleWalletDep,
     idempotency_key: IdempotencyKeyDep,
 ) -> MemberRead | JSONResponse:
     """Enrol a customer: returns the member with its pass serial number.
@@ -80,7 +88,7 @@ async def create_member(
         source=principal.kind.value,
         posting_source=PostingSource.from_principal(principal, channel="enrolment"),
     )
-    created = await _read(session, principal.scope, member, links)
+    created = await _read(session, principal.scope, member, links, google)
     if call is not None:
         await call.remember(session, principal.scope, created)
     return created
@@ -92,20 +100,43 @@ async def list_members(
     principal: Reader,
     page: PageParamsDep,
     links: LinksDep,
+    google: GoogleWalletDep,
     program_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Page[MemberRead]:
     count, rows = await service.list_members(
         session, principal.scope, program_id=program_id, offset=page.offset, limit=page.limit
     )
-    return Page(data=[_with_links(r, links) for r in rows], count=count)
+    return Page(data=[_with_links(r, links, google) for r in rows], count=count)
 
 
 @router.get("/members/{member_id}", response_model=MemberRead, responses=responses(401, 403, 404))
 async def read_member(
-    member_id: uuid.UUID, session: SessionDep, principal: Reader, links: LinksDep
+    member_id: uuid.UUID,
+    session: SessionDep,
+    principal: Reader,
+    links: LinksDep,
+    google: GoogleWalletDep,
 ) -> MemberRead:
     member = await service.get_member(session, principal.scope, member_id)
-    return await _read(session, principal.scope, member, links)
+    return await _read(session, principal.scope, member, links, google)
+
+
+@router.post(
+    "/members/{member_id}/cancellation",
+    response_model=MemberRead,
+    responses=responses(401, 403, 404),
+)
+async def cancel_member(
+    member_id: uuid.UUID,
+    session: SessionDep,
+    principal: Writer,
+    links: LinksDep,
+    google: GoogleWalletDep,
+) -> MemberRead:
+    """Cancel the membership: the card stops scanning and shows as void / inactive in the
+    customer's wallet (Apple at its next update, Google at the worker's next sync)."""
+    member = await service.cancel_member(session, principal.scope, member_id)
+    return await _read(session, principal.scope, member, links, google)
 
 
 @router.post(
@@ -119,10 +150,11 @@ async def record_consents(
     session: SessionDep,
     principal: Writer,
     links: LinksDep,
+    google: GoogleWalletDep,
 ) -> MemberRead:
     """Record consent decisions (with time and source); the history is kept."""
     member = await service.get_member(session, principal.scope, member_id)
     await service.record_consents(
         session, principal.scope, member, changes, source=principal.kind.value
     )
-    return await _read(session, principal.scope, member, links)
+    return await _read(session, principal.scope, member, links, google)

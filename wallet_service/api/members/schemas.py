@@ -60,5 +60,10 @@ class MemberRead(ReadModel):
     tier: str | None
     consents: list[ConsentRead] = Field(default_factory=list)
     apple_pass_url: str = Field(default="", description="The member's Add to Apple Wallet link")
+    google_save_url: str | None = Field(
+        default=None,
+        description="The member's Add to Google Wallet link (a signed save JWT); null until "
+        "the merchant's Google Wallet issuer account is set up",
+    )
     card_url: str = Field(default="", description="The member's card page")
     created_at: datetime

@@ -13,9 +13,10 @@ from wallet_service.api.members.schemas import ConsentChange, MemberCreate
 from wallet_service.api.programs.service import get_program
 from wallet_service.api.stores.service import get_store
 from wallet_service.db.base import utcnow
-from wallet_service.db.models import Consent, Member
+from wallet_service.db.models import Consent, Member, MemberStatus
 from wallet_service.db.repository import count_and_list, get_scoped, scoped_select
 from wallet_service.errors import Conflict, NotFound
+from wallet_service.links import MemberLinks
 from wallet_service.security.principal import MerchantScope
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "current_consents",
     "get_member",
     "list_members",
+    "member_by_link",
     "member_by_serial",
     "record_consents",
 ]
@@ -121,6 +123,22 @@ async def get_member(
     return await get_scoped(session, scope, Member, member_id, what="member", for_update=for_update)
 
 
+async def cancel_member(
+    session: AsyncSession, scope: MerchantScope, member_id: uuid.UUID
+) -> Member:
+    """End the membership: the card is voided in Apple Wallet and inactive in Google Wallet.
+
+    The ledger stays as it is (history and totals are kept); the card can no longer be scanned.
+    Cancelling a cancelled member changes nothing.
+    """
+    member = await get_member(session, scope, member_id, for_update=True)
+    if member.status is MemberStatus.active:
+        member.status = MemberStatus.cancelled
+        accounts.touch_pass(member)
+        await session.flush()
+    return member
+
+
 async def list_members(
     session: AsyncSession,
     scope: MerchantScope,
@@ -140,3 +158,13 @@ async def member_by_serial(session: AsyncSession, serial_number: str) -> Member 
     return (
         await session.execute(select(Member).where(Member.serial_number == serial_number))
     ).scalar_one_or_none()
+
+
+async def member_by_link(
+    session: AsyncSession, links: MemberLinks, serial_number: str, token: str
+) -> Member | None:
+    """The member a private link (card page, pass download, save hop) names, if its token
+    is right: a wrong token and an unknown serial look the same."""
+    if not links.matches(serial_number, token):
+        return None
+    return await member_by_serial(session, serial_number)

@@ -46,6 +46,7 @@ async def create_program(
         currency=data.currency,
         template=data.template,
         rules=validated_rules(data.rules, data.currency),
+        rotating_barcode=data.rotating_barcode,
     )
     session.add(program)
     await session.flush()

@@ -1,0 +1,69 @@
+"""``/wallet/google``: the *Add to Google Wallet* hop and the images Google fetches from us."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, status
+from fastapi.responses import RedirectResponse, Response
+
+from wallet_service.api.deps import GoogleWalletDep, SessionDep
+from wallet_service.api.members.service import member_by_link
+from wallet_service.api.problems import responses
+from wallet_service.db.base import utcnow
+from wallet_service.errors import NotFound
+from wallet_service.google.wallet import PUBLIC_IMAGES, GoogleWalletNotConfigured
+from wallet_service.passes.templates import TemplateError, load_template
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/wallet/google", tags=["Google Wallet"])
+
+
+@router.get(
+    "/images/{template}/{image}",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **responses(404)},
+)
+async def template_image(
+    template: Annotated[str, Path(max_length=64)],
+    image: Annotated[str, Path(max_length=32)],
+    wallet: GoogleWalletDep,
+) -> Response:
+    """A card design's logo or banner: Google Wallet fetches them from here."""
+    try:
+        files = (
+            load_template(template, wallet.templates_dir).files if image in PUBLIC_IMAGES else {}
+        )
+    except TemplateError:
+        files = {}
+    if image not in files:
+        raise NotFound("No such image.", code="image_not_found")
+    return Response(
+        files[image], media_type="image/png", headers={"Cache-Control": "public, max-age=3600"}
+    )
+
+
+@router.get(
+    "/{serial_number}/{token}",
+    response_class=RedirectResponse,
+    status_code=status.HTTP_303_SEE_OTHER,
+    responses=responses(404, 502, 503),
+)
+async def save_to_google_wallet(
+    request: Request,
+    serial_number: Annotated[str, Path(max_length=64)],
+    token: Annotated[str, Path(max_length=64)],
+    session: SessionDep,
+    wallet: GoogleWalletDep,
+) -> RedirectResponse:
+    """The card page's *Add to Google Wallet* button: brings the card up to date in Google
+    Wallet, then sends the customer to Google's save page."""
+    member = await member_by_link(session, request.app.state.links, serial_number, token)
+    if member is None:
+        raise NotFound("No such pass.", code="pass_not_found")
+    target = wallet.save_url(member, utcnow())
+    if target is None:
+        raise GoogleWalletNotConfigured("This card is not offered in Google Wallet yet.")
+    await wallet.sync_member(session, member, request.app.state.session_factory)
+    return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)

@@ -1,0 +1,299 @@
+"""Google Wallet as the running service sees it: credentials per merchant, sync, save links.
+
+A merchant is on Google Wallet once ``wallet-service google import`` stored its issuer id
+and service-account key. Then every member has an object in Google's API, kept in step with
+the card: :meth:`GoogleWallet.sync_member` builds the class and object from the neutral card
+model and writes them (insert, or update when they exist), and records the pass version
+Google received, so the worker re-sends exactly the cards that changed since. The database
+transaction is closed before Google is called: a slow API never holds a row or, on SQLite,
+the process's one connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from certificates.errors import CertificateError
+from certificates.google import GoogleCredentials, load_google_credentials
+from wallet_service.api.members.cards import card_state_for
+from wallet_service.config import Settings
+from wallet_service.db.models import Member, Merchant, Program
+from wallet_service.db.session import session_scope
+from wallet_service.errors import ServiceUnavailable
+from wallet_service.google.client import GoogleWalletClient
+from wallet_service.google.objects import (
+    ProgramCard,
+    RotatingCode,
+    class_id,
+    loyalty_class,
+    loyalty_object,
+    object_id,
+)
+from wallet_service.google.save_link import save_jwt, save_url
+from wallet_service.links import MemberLinks
+from wallet_service.passes.templates import load_template, parse_rgb
+from wallet_service.scanning import rotating
+from wallet_service.security.keys import KeyRing
+
+__all__ = ["GoogleWallet", "GoogleWalletNotConfigured", "SyncReport"]
+
+logger = logging.getLogger(__name__)
+
+#: Template images Google may fetch from us (logo and hero banner).
+PUBLIC_IMAGES = frozenset({"logo.png", "strip.png"})
+
+
+class GoogleWalletNotConfigured(ServiceUnavailable):
+    default_code = "google_wallet_not_configured"
+    title = "Google Wallet is not configured"
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What one sync sends, built inside a transaction and sent after it."""
+
+    member_id: uuid.UUID
+    merchant_id: uuid.UUID
+    pass_version: int
+    credentials: GoogleCredentials
+    class_body: dict[str, Any]
+    object_body: dict[str, Any]
+
+
+@dataclass
+class SyncReport:
+    synced: int = 0
+    failed: int = 0
+
+
+@dataclass
+class GoogleWallet:
+    """One process's Google Wallet side (``app.state.google``, and the worker's)."""
+
+    certificates_dir: Path
+    api_url: str
+    public_url: str
+    origins: tuple[str, ...]
+    templates_dir: Path
+    barcode_keys: KeyRing
+    links: MemberLinks
+    http: httpx.AsyncClient
+    _credentials: dict[uuid.UUID, tuple[float, GoogleCredentials | None]] = field(
+        default_factory=dict
+    )
+    _clients: dict[tuple[uuid.UUID, str], GoogleWalletClient] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, http: httpx.AsyncClient) -> GoogleWallet:
+        master, retired = settings.signing_key(), settings.retired_signing_keys()
+        return cls(
+            certificates_dir=settings.certificates_dir,
+            api_url=settings.google_wallet_api_url,
+            public_url=settings.public_url,
+            origins=tuple(settings.save_origins),
+            templates_dir=settings.templates_dir,
+            barcode_keys=KeyRing.derive(master, retired, "barcode-token"),
+            links=MemberLinks.from_settings(settings),
+            http=http,
+        )
+
+    # -- credentials -----------------------------------------------------------------------
+
+    def credentials(self, merchant_id: uuid.UUID) -> GoogleCredentials | None:
+        """The merchant's credentials, re-read when ``google import`` replaced the file."""
+        path = self.certificates_dir / "google" / f"{merchant_id}.json"
+        try:
+            modified = path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        cached = self._credentials.get(merchant_id)
+        if cached is None or cached[0] != modified:
+            try:
+                loaded = load_google_credentials(self.certificates_dir, merchant_id)
+            except CertificateError as exc:
+                logger.warning("Google Wallet disabled for merchant %s: %s", merchant_id, exc)
+                loaded = None
+            cached = (modified, loaded)
+            self._credentials[merchant_id] = cached
+        return cached[1]
+
+    def configured_merchants(self) -> list[uuid.UUID]:
+        directory = self.certificates_dir / "google"
+        names = os.listdir(directory) if directory.is_dir() else []
+        merchants = []
+        for name in names:
+            try:
+                merchant_id = uuid.UUID(name.removesuffix(".json"))
+            except ValueError:
+                continue
+            if self.credentials(merchant_id) is not None:
+                merchants.append(merchant_id)
+        return merchants
+
+    def _client(self, credentials: GoogleCredentials, merchant_id: uuid.UUID) -> GoogleWalletClient:
+        key = (merchant_id, credentials.private_key_id)
+        if key not in self._clients:  # one per key, so its access token is reused
+            self._clients[key] = GoogleWalletClient(credentials, self.http, self.api_url)
+        return self._clients[key]
+
+    def client_for(self, merchant_id: uuid.UUID) -> GoogleWalletClient:
+        credentials = self.credentials(merchant_id)
+        if credentials is None:
+            raise GoogleWalletNotConfigured(
+                "This merchant has no Google Wallet issuer account yet "
+                "(`wallet-service google import`)."
+            )
+        return self._client(credentials, merchant_id)
+
+    # -- links -----------------------------------------------------------------------------
+
+    def save_url(self, member: Member, now: datetime) -> str | None:
+        """The member's *Add to Google Wallet* link, or ``None`` without Google credentials."""
+        credentials = self.credentials(member.merchant_id)
+        if credentials is None:
+            return None
+        token = save_jwt(
+            credentials,
+            object_id=object_id(credentials.issuer_id, member.serial_number),
+            class_id=class_id(credentials.issuer_id, member.program_id),
+            origins=self.origins,
+            now=now,
+        )
+        return save_url(token)
+
+    def image_url(self, template: str, image: str) -> str:
+        return f"{self.public_url}/wallet/google/images/{template}/{image}"
+
+    # -- sync ------------------------------------------------------------------------------
+
+    async def sync_member(
+        self, session: AsyncSession, member: Member, factory: async_sessionmaker[AsyncSession]
+    ) -> None:
+        """Write the member's class and object to Google now.
+
+        Ends ``session``'s transaction before calling Google; records the version sent in a
+        transaction of its own from ``factory``.
+        """
+        prepared = await self._prepare(session, member)
+        await session.commit()
+        if prepared is None:
+            raise GoogleWalletNotConfigured("This card is not offered in Google Wallet yet.")
+        await self._send(prepared)
+        async with session_scope(factory) as recording:
+            await _record_sent(recording, prepared)
+
+    async def sync_changed(
+        self, factory: async_sessionmaker[AsyncSession], limit: int = 200
+    ) -> SyncReport:
+        """Send every card whose pass changed since Google last received it (worker job)."""
+        report = SyncReport()
+        merchants = self.configured_merchants()
+        if not merchants:
+            return report
+        async with session_scope(factory) as session:
+            members = list(
+                (
+                    await session.execute(
+                        select(Member)
+                        .where(
+                            Member.merchant_id.in_(merchants),
+                            or_(
+                                Member.google_pass_version.is_(None),
+                                Member.google_pass_version < Member.pass_version,
+                            ),
+                        )
+                        .order_by(Member.pass_updated_at)
+                        .limit(limit)
+                    )
+                ).scalars()
+            )
+            prepared = [p for m in members if (p := await self._prepare(session, m))]
+        for one in prepared:
+            try:
+                await self._send(one)
+            except Exception:  # one card failing must not stop the others; retried next run
+                logger.exception("Google Wallet sync failed for member %s", one.member_id)
+                report.failed += 1
+                continue
+            async with session_scope(factory) as recording:
+                await _record_sent(recording, one)
+            report.synced += 1
+        return report
+
+    async def _prepare(self, session: AsyncSession, member: Member) -> _Prepared | None:
+        credentials = self.credentials(member.merchant_id)
+        if credentials is None:
+            return None
+        program = await session.get(Program, member.program_id)
+        merchant = await session.get(Merchant, member.merchant_id)
+        assert program is not None and merchant is not None  # foreign keys guarantee them
+        card = await card_state_for(
+            session,
+            member,
+            barcode_key=self.barcode_keys.active,
+            card_page_url=self.links.card_page_url(member.serial_number),
+        )
+        code = None
+        if program.rotating_barcode:
+            code = RotatingCode(
+                value_pattern=rotating.value_pattern(member.serial_number),
+                secret=rotating.totp_secret(self.barcode_keys.active, member.serial_number),
+                digits=rotating.DIGITS,
+                period_millis=rotating.PERIOD_MILLIS,
+            )
+        issuer = credentials.issuer_id
+        return _Prepared(
+            member_id=member.id,
+            merchant_id=member.merchant_id,
+            pass_version=member.pass_version,
+            credentials=credentials,
+            class_body=loyalty_class(issuer, self._program_card(program, merchant)),
+            object_body=loyalty_object(issuer, program.id, card, rotating=code),
+        )
+
+    async def _send(self, prepared: _Prepared) -> None:
+        client = self._client(prepared.credentials, prepared.merchant_id)
+        await client.upsert_class(prepared.class_body)
+        await client.upsert_object(prepared.object_body)
+
+    def _program_card(self, program: Program, merchant: Merchant) -> ProgramCard:
+        template = load_template(program.template, self.templates_dir)
+        red, green, blue = parse_rgb(
+            template.colors.get("backgroundColor", "rgb(0, 0, 0)"), where=program.template
+        )
+        return ProgramCard(
+            program_id=program.id,
+            program_name=program.name,
+            issuer_name=merchant.name,
+            logo_url=self.image_url(program.template, "logo.png"),
+            hero_url=self.image_url(program.template, "strip.png")
+            if "strip.png" in template.files
+            else None,
+            background_color=f"#{red:02x}{green:02x}{blue:02x}",
+            home_url=self.public_url,
+        )
+
+
+async def _record_sent(session: AsyncSession, prepared: _Prepared) -> None:
+    # Never lowers it: a slower, older sync finishing last must not hide a newer one.
+    await session.execute(
+        update(Member)
+        .where(
+            Member.id == prepared.member_id,
+            or_(
+                Member.google_pass_version.is_(None),
+                Member.google_pass_version < prepared.pass_version,
+            ),
+        )
+        .values(google_pass_version=prepared.pass_version)
+    )
