@@ -14,6 +14,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,12 +53,16 @@ class GoogleCredentials:
         return self.service_account["private_key_id"]
 
     def private_key(self) -> rsa.RSAPrivateKey:
-        key = serialization.load_pem_private_key(
-            self.service_account["private_key"].encode(), password=None
-        )
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise InvalidCertificateError("the service-account key is not an RSA key")
-        return key
+        return _rsa_key(self.service_account["private_key"])
+
+
+@lru_cache(maxsize=64)
+def _rsa_key(pem: str) -> rsa.RSAPrivateKey:
+    # Parsing checks the RSA key, tens of milliseconds: once per key, not per save link.
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise InvalidCertificateError("the service-account key is not an RSA key")
+    return key
 
 
 def google_credentials_path(directory: Path, merchant_id: uuid.UUID) -> Path:

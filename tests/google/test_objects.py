@@ -127,6 +127,7 @@ def test_a_rotating_barcode_replaces_the_static_one_with_totp_details() -> None:
 
     assert_valid("LoyaltyObject", body)
     assert "barcode" not in body
+    assert "0B7C 5A5E" not in str(body)  # the short code never expires: not on this card
     totp = body["rotatingBarcode"]["totpDetails"]
     assert body["rotatingBarcode"]["valuePattern"].endswith(".{totp_value_0}")
     assert totp["algorithm"] == "TOTP_SHA1"

@@ -12,6 +12,8 @@ import hmac
 import re
 import struct
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -19,6 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import Tenant, make_tenant
 from tests.scanning.test_till import SIMPLE_RULES, _ledger_counts, _member, _scan
+from wallet_service.api.deps import _principal_from_api_key
+from wallet_service.api.idempotency import IdempotentCall, StoredResponse
+from wallet_service.db.session import session_scope
 from wallet_service.scanning.rotating import (
     DIGITS,
     PERIOD_MILLIS,
@@ -26,6 +31,10 @@ from wallet_service.scanning.rotating import (
     totp_secret,
     value_pattern,
 )
+from wallet_service.scanning.schemas import ScanCreate
+from wallet_service.scanning.service import admit_scan
+from wallet_service.scanning.token import InvalidBarcode
+from wallet_service.security.keys import KeyRing
 from wallet_service.security.permissions import Role
 
 SERIAL = "3f0c2c6e-8a51-4d7e-9a59-2f1f4b8f6b1e"
@@ -162,3 +171,36 @@ async def test_lookup_accepts_the_code_shown_now(
     assert response.status_code == 200, response.text
     assert response.json()["member"]["name"] == "Camille Martin"
     assert await _ledger_counts(session_factory, member["id"]) == (0, 0, 0)
+
+
+async def test_a_till_retrying_after_its_code_expired_gets_the_first_answer(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
+    member = await _member(client, tenant)
+    shown = _pass_shows(tenant, member["serial_number"], await _now_clear_of_a_rollover())
+    key = str(uuid.uuid4())
+    first = await _scan(client, tenant, shown, "5", key=key)
+    assert first.status_code == 201, first.text
+    data = ScanCreate.model_validate(
+        {"barcode": shown, "amount": {"value": "5", "currency": "EUR"}}
+    )
+    a_minute_and_a_half_later = datetime.now(UTC) + timedelta(seconds=90)
+
+    async with session_scope(session_factory) as session:
+        till = await _principal_from_api_key(session, tenant.pos_api_key)
+
+        async def admit(idempotency_key: str) -> object:
+            call = IdempotentCall.for_caller(
+                till.id, idempotency_key, "/api/v1/scans", data.model_dump(mode="json")
+            )
+            keys = KeyRing(tenant.barcode_key)
+            return await admit_scan(session, till, data, call, keys, a_minute_and_a_half_later)
+
+        retried = await admit(key)
+        with pytest.raises(InvalidBarcode):
+            await admit(str(uuid.uuid4()))  # a new scan with that old code
+
+    assert isinstance(retried, StoredResponse)
+    assert retried.body == first.json()
+    assert await _ledger_counts(session_factory, member["id"]) == (1, 50, 50)

@@ -73,13 +73,13 @@ class GoogleWalletClient:
         )
 
     async def _upsert(self, collection: str, body: dict[str, Any]) -> dict[str, Any]:
+        # Update first: most writes are to a card Google already has (one call, not two).
         try:
-            return await self._call("POST", collection, body)
+            return await self._call("PUT", f"{collection}/{body['id']}", body)
         except GoogleWalletError as exc:
-            if exc.code != "google_wallet_conflict":
+            if exc.code != "google_wallet_not_found":
                 raise
-        # Already there: replace it whole, as we own every field we send.
-        return await self._call("PUT", f"{collection}/{body['id']}", body)
+        return await self._call("POST", collection, body)
 
     async def _call(
         self, method: str, path: str, body: dict[str, Any] | None = None
@@ -92,7 +92,10 @@ class GoogleWalletClient:
         except httpx.HTTPError as exc:
             raise GoogleWalletError(f"Google Wallet did not answer: {type(exc).__name__}") from None
         if response.is_success:
-            answer: dict[str, Any] = response.json() if response.content else {}
+            try:
+                answer: dict[str, Any] = response.json() if response.content else {}
+            except ValueError:
+                raise GoogleWalletError("Google Wallet answered with something not JSON.") from None
             return answer
         raise GoogleWalletError(
             f"Google Wallet answered {response.status_code}: {_google_message(response)}",
@@ -104,7 +107,7 @@ class GoogleWalletClient:
         async with self._refreshing:  # one refresh at a time, the others reuse its token
             if not self._credentials.valid:
                 try:
-                    await anyio.to_thread.run_sync(self._credentials.refresh, GoogleAuthRequest())
+                    await anyio.to_thread.run_sync(self._credentials.refresh, _token_transport)
                 except RefreshError as exc:
                     raise GoogleWalletError(
                         "Google refused the service account's credentials.",
@@ -114,6 +117,15 @@ class GoogleWalletClient:
                     raise GoogleWalletError("Google's token endpoint did not answer.") from exc
         token: str = self._credentials.token
         return token
+
+
+def _token_transport(*args: Any, **kwargs: Any) -> Any:
+    """google-auth's transport with our timeout (its own default is two minutes)."""
+    kwargs["timeout"] = GOOGLE_TIMEOUT.read
+    return _GOOGLE_AUTH_REQUEST(*args, **kwargs)
+
+
+_GOOGLE_AUTH_REQUEST = GoogleAuthRequest()
 
 
 def _google_message(response: httpx.Response) -> str:

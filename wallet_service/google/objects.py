@@ -102,7 +102,6 @@ def loyalty_object(
         "id": object_id(issuer_id, card.serial_number),
         "classId": class_id(issuer_id, program_id),
         "state": object_state(card),
-        "accountId": card.barcode_alt_text or card.serial_number,
         "accountName": card.member_name,
         "loyaltyPoints": {"label": "Points", "balance": {"int": card.balance_points}},
         "textModulesData": _text_modules(card),
@@ -121,16 +120,19 @@ def loyalty_object(
             "balance": {"money": _money(card.cashback)},
         }
     if rotating is None:
+        body["accountId"] = card.barcode_alt_text or card.serial_number
         body["barcode"] = {
             "type": "QR_CODE",
             "value": card.barcode_message,
             "alternateText": card.barcode_alt_text or "",
         }
     else:
+        # No short code anywhere on a rotating card: typed at the till it never expires, so
+        # a screenshot of it would defeat the rotation.
+        body["accountId"] = card.serial_number[:8].upper()
         body["rotatingBarcode"] = {
             "type": "QR_CODE",
             "valuePattern": rotating.value_pattern,
-            "alternateText": card.barcode_alt_text or "",
             "totpDetails": {
                 "algorithm": "TOTP_SHA1",
                 "periodMillis": str(rotating.period_millis),

@@ -97,6 +97,8 @@ async def record_scan(
         idempotency_key = f"{ONLINE_ORDER_KEY}{data.order_id}"
     call = _call(idempotency_key, request, principal, data.model_dump(mode="json"))
     scan = await service.admit_scan(session, principal, data, call, _barcode_key(request), utcnow())
+    if isinstance(scan, StoredResponse):  # a retry whose rotating code expired meanwhile
+        return _json(scan)
     batcher: ScanBatcher = request.app.state.scan_batcher
     return _json(await batcher.record(scan))
 

@@ -354,14 +354,28 @@ async def admit_scan(
     call: IdempotentCall,
     keys: KeyRing,
     at: datetime,
-) -> ScanRequest:
+) -> ScanRequest | StoredResponse:
     """Check the scan's store and card code, then end the caller's transaction: the scan
     is posted in its batch's transaction (:func:`record_scans`), and on SQLite this
     process's one connection must be free for it."""
     store_id = await _store_for(session, principal, data.store_id)
-    serial = await _serial_of(session, principal.scope, data.barcode, keys, at)
+    try:
+        serial = await _serial_of(session, principal.scope, data.barcode, keys, at)
+    except InvalidBarcode as refused:
+        return await _answer_to_retry(session, principal, call, refused)
     await session.commit()
     return ScanRequest(principal, data, serial, store_id, call, at)
+
+
+async def _answer_to_retry(
+    session: AsyncSession, principal: Principal, call: IdempotentCall, refused: InvalidBarcode
+) -> StoredResponse:
+    """A till retrying a request whose rotating code has expired since still gets the first
+    answer; any other refused code stays refused."""
+    stored = await call.replay(session, principal.scope)
+    if stored is None:
+        raise refused
+    return stored
 
 
 @dataclass(frozen=True)
@@ -488,7 +502,12 @@ async def redeem(
     at: datetime,
 ) -> StoredResponse:
     store_id = await _store_for(session, principal, data.store_id)
-    member, program = await _card(session, principal.scope, data.barcode, keys, at, for_update=True)
+    try:
+        member, program = await _card(
+            session, principal.scope, data.barcode, keys, at, for_update=True
+        )
+    except InvalidBarcode as refused:
+        return await _answer_to_retry(session, principal, call, refused)
     if (stored := await call.replay(session, principal.scope)) is not None:
         return stored
     source = PostingSource.from_principal(principal, store_id=store_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,6 +69,7 @@ async def create_member(
     links: LinksDep,
     google: GoogleWalletDep,
     idempotency_key: IdempotencyKeyDep,
+    background: BackgroundTasks,
 ) -> MemberRead | JSONResponse:
     """Enrol a customer: returns the member with its pass serial number.
 
@@ -91,6 +92,8 @@ async def create_member(
     created = await _read(session, principal.scope, member, links, google)
     if call is not None:
         await call.remember(session, principal.scope, created)
+    if created.google_save_url:  # the save link works once Google has the card: send it now
+        background.add_task(google.sync_new_member, request.app.state.session_factory, member.id)
     return created
 
 
@@ -136,6 +139,25 @@ async def cancel_member(
     """Cancel the membership: the card stops scanning and shows as void / inactive in the
     customer's wallet (Apple at its next update, Google at the worker's next sync)."""
     member = await service.cancel_member(session, principal.scope, member_id)
+    return await _read(session, principal.scope, member, links, google)
+
+
+@router.post(
+    "/members/{member_id}/erasure",
+    response_model=MemberRead,
+    responses=responses(401, 403, 404),
+)
+async def erase_member(
+    member_id: uuid.UUID,
+    session: SessionDep,
+    principal: Writer,
+    links: LinksDep,
+    google: GoogleWalletDep,
+) -> MemberRead:
+    """Erase the customer's personal data (right to erasure): name, email, birthday and home
+    store are wiped, the card is voided / inactive in the wallets, the ledger is kept
+    anonymous for accounting."""
+    member = await service.erase_member(session, principal.scope, member_id)
     return await _read(session, principal.scope, member, links, google)
 
 

@@ -129,11 +129,30 @@ async def cancel_member(
     """End the membership: the card is voided in Apple Wallet and inactive in Google Wallet.
 
     The ledger stays as it is (history and totals are kept); the card can no longer be scanned.
-    Cancelling a cancelled member changes nothing.
+    Cancelling a cancelled or erased member changes nothing.
     """
     member = await get_member(session, scope, member_id, for_update=True)
     if member.status is MemberStatus.active:
         member.status = MemberStatus.cancelled
+        accounts.touch_pass(member)
+        await session.flush()
+    return member
+
+
+async def erase_member(session: AsyncSession, scope: MerchantScope, member_id: uuid.UUID) -> Member:
+    """Erase the customer's personal data (GDPR) and void the card everywhere.
+
+    Name, email, birthday and home store are wiped; the ledger stays, tied to the now
+    anonymous member, so balances and totals still add up for accounting. Erasing twice
+    changes nothing.
+    """
+    member = await get_member(session, scope, member_id, for_update=True)
+    if member.status is not MemberStatus.erased:
+        member.status = MemberStatus.erased
+        member.given_name = member.family_name = ""
+        member.email = None
+        member.birthday = None
+        member.home_store_id = None
         accounts.touch_pass(member)
         await session.flush()
     return member
