@@ -23,6 +23,7 @@ from wallet_service.health import certificate_status
 from wallet_service.health import router as health_router
 from wallet_service.links import MemberLinks
 from wallet_service.scanning.batcher import ScanBatcher
+from wallet_service.security.api_keys import RecentKeys
 from wallet_service.security.keys import KeyRing
 from wallet_service.security.tokens import TokenKeys
 from wallet_service.web import mount_web
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     retired = settings.retired_signing_keys()
     app.state.barcode_keys = KeyRing.derive(master_key, retired, "barcode-token")
     app.state.links = MemberLinks.from_settings(settings)
+    app.state.recent_api_keys = RecentKeys()
     app.state.apple = load_apple_issuer(settings)
     app.state.google = GoogleWallet.from_settings(
         settings, httpx.AsyncClient(timeout=GOOGLE_TIMEOUT)

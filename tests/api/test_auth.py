@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import PASSWORD, make_tenant
+from tests.statements import statements_sent
 from wallet_service.config import Settings
+from wallet_service.security.api_keys import RecentKeys, hash_secret
 from wallet_service.security.permissions import Role
+from wallet_service.security.principal import MerchantScope, Principal, PrincipalKind
 from wallet_service.security.tokens import TokenKeys, issue_access_token
 
 
@@ -198,3 +203,42 @@ async def test_api_keys_cannot_be_granted_administration(
     )
     assert response.status_code == 422
     assert response.json()["code"] == "validation_error"
+
+
+async def test_a_tills_key_is_read_from_the_database_once_for_a_burst_of_requests(
+    app: FastAPI, client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+
+    with statements_sent(app, lambda statement: "FROM api_key" in statement) as key_reads:
+        for _ in range(3):
+            answer = await client.get("/api/v1/stores", headers=tenant.headers())
+            assert answer.status_code == 200
+
+    assert len(key_reads) == 1
+
+
+async def test_a_wrong_secret_is_refused_right_after_the_real_key_was_used(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    assert (await client.get("/api/v1/stores", headers=tenant.headers())).status_code == 200
+    prefix = tenant.pos_api_key.split("_")[1]
+
+    forged = await client.get(
+        "/api/v1/stores", headers={"Authorization": f"Bearer wsk_{prefix}_{'x' * 43}"}
+    )
+
+    assert forged.status_code == 401
+    assert forged.json()["code"] == "invalid_credentials"
+
+
+def test_a_remembered_key_is_checked_against_the_database_again_after_a_few_seconds() -> None:
+    recent = RecentKeys(ttl_seconds=0.05)
+    till = Principal(PrincipalKind.api_key, uuid.uuid4(), MerchantScope(uuid.uuid4()), frozenset())
+    recent.remember("0123456789ab", hash_secret("the-secret"), till)
+
+    assert recent.principal("0123456789ab", "the-secret") == till
+    assert recent.principal("0123456789ab", "another-secret") is None
+    time.sleep(0.1)
+    assert recent.principal("0123456789ab", "the-secret") is None

@@ -22,7 +22,7 @@ from wallet_service.db.session import session_scope
 from wallet_service.errors import AuthenticationRequired, PermissionDenied
 from wallet_service.google.wallet import GoogleWallet
 from wallet_service.links import MemberLinks
-from wallet_service.security.api_keys import secret_matches, split_api_key
+from wallet_service.security.api_keys import RecentKeys, secret_matches, split_api_key
 from wallet_service.security.permissions import ROLE_PERMISSIONS, Permission
 from wallet_service.security.principal import MerchantScope, Principal, PrincipalKind
 from wallet_service.security.tokens import InvalidToken, TokenKeys, read_access_token
@@ -82,11 +82,15 @@ _API_KEY = select(ApiKey).where(ApiKey.prefix == bindparam("prefix"))
 _bearer = HTTPBearer(auto_error=False, description="Staff access token or POS API key")
 
 
-async def _principal_from_api_key(session: AsyncSession, key: str) -> Principal:
+async def _principal_from_api_key(
+    session: AsyncSession, key: str, recent: RecentKeys | None = None
+) -> Principal:
     parts = split_api_key(key)
     if parts is None:
         raise AuthenticationRequired("The API key is malformed.", code="invalid_credentials")
     prefix, secret = parts
+    if recent is not None and (known := recent.principal(prefix, secret)) is not None:
+        return known
     row = (await session.execute(_API_KEY, {"prefix": prefix})).scalar_one_or_none()
     if row is None or row.revoked_at is not None or not secret_matches(secret, row.secret_hash):
         raise AuthenticationRequired("The API key is not valid.", code="invalid_credentials")
@@ -103,13 +107,16 @@ async def _principal_from_api_key(session: AsyncSession, key: str) -> Principal:
             )
             .values(last_used_at=now)
         )
-    return Principal(
+    principal = Principal(
         kind=PrincipalKind.api_key,
         id=row.id,
         scope=MerchantScope(row.merchant_id),
         permissions=frozenset(Permission(s) for s in row.scopes),
         store_id=row.store_id,
     )
+    if recent is not None:
+        recent.remember(prefix, row.secret_hash, principal)
+    return principal
 
 
 async def _principal_from_access_token(
@@ -136,6 +143,7 @@ async def _principal_from_access_token(
 
 
 async def authenticate(
+    request: Request,
     session: SessionDep,
     keys: TokenKeysDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -143,7 +151,8 @@ async def authenticate(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationRequired("Send 'Authorization: Bearer <token or API key>'.")
     if credentials.credentials.startswith("wsk_"):
-        return await _principal_from_api_key(session, credentials.credentials)
+        recent: RecentKeys = request.app.state.recent_api_keys
+        return await _principal_from_api_key(session, credentials.credentials, recent)
     return await _principal_from_access_token(session, keys, credentials.credentials)
 
 

@@ -10,9 +10,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
-__all__ = ["GeneratedKey", "generate_api_key", "hash_secret", "secret_matches", "split_api_key"]
+from wallet_service.security.principal import Principal
+
+__all__ = [
+    "GeneratedKey",
+    "RecentKeys",
+    "generate_api_key",
+    "hash_secret",
+    "secret_matches",
+    "split_api_key",
+]
 
 _SCHEME = "wsk"
 
@@ -50,3 +60,33 @@ def split_api_key(key: str) -> tuple[str, str] | None:
 
 def secret_matches(secret: str, secret_hash: str) -> bool:
     return hmac.compare_digest(hash_secret(secret), secret_hash)
+
+
+@dataclass
+class RecentKeys:
+    """API keys this process checked against the database in the last few seconds.
+
+    A till sends every request with the same key; reading its row each time was a database
+    round trip (and, for a scan, a transaction) per request. A key seen within
+    ``ttl_seconds`` is checked against the hash remembered with it, in constant time as
+    always. Revoking a key forgets it in this process at once; other processes stop
+    accepting it within ``ttl_seconds``.
+    """
+
+    ttl_seconds: float = 5.0
+    max_keys: int = 10_000
+    _seen: dict[str, tuple[float, str, Principal]] = field(default_factory=dict)
+
+    def principal(self, prefix: str, secret: str) -> Principal | None:
+        seen = self._seen.get(prefix)
+        if seen is None or time.monotonic() - seen[0] > self.ttl_seconds:
+            return None
+        return seen[2] if secret_matches(secret, seen[1]) else None
+
+    def remember(self, prefix: str, secret_hash: str, principal: Principal) -> None:
+        if len(self._seen) >= self.max_keys:
+            self._seen.pop(next(iter(self._seen)))  # the oldest entry
+        self._seen[prefix] = (time.monotonic(), secret_hash, principal)
+
+    def forget(self, prefix: str) -> None:
+        self._seen.pop(prefix, None)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 
 from wallet_service.api.api_keys import service
 from wallet_service.api.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from wallet_service.api.deps import SessionDep, require
 from wallet_service.api.problems import responses
 from wallet_service.api.schemas import Page, PageParamsDep
+from wallet_service.security.api_keys import RecentKeys
 from wallet_service.security.permissions import Permission
 from wallet_service.security.principal import Principal
 
@@ -55,5 +56,9 @@ async def read_api_key(key_id: uuid.UUID, session: SessionDep, principal: Manage
 @router.delete(
     "/{key_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(401, 403, 404)
 )
-async def revoke_api_key(key_id: uuid.UUID, session: SessionDep, principal: Manager) -> None:
-    await service.revoke_api_key(session, principal.scope, key_id)
+async def revoke_api_key(
+    request: Request, key_id: uuid.UUID, session: SessionDep, principal: Manager
+) -> None:
+    revoked = await service.revoke_api_key(session, principal.scope, key_id)
+    recent: RecentKeys = request.app.state.recent_api_keys
+    recent.forget(revoked.prefix)  # other processes follow within its few seconds
