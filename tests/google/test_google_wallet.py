@@ -77,6 +77,21 @@ def _save_hop(member: dict[str, Any]) -> str:
     return f"/wallet/google/{member['serial_number']}/{token}"
 
 
+@pytest.fixture
+async def tenant(
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    google: GoogleWallet,
+    service_account_info: dict[str, str],
+    tmp_path: Path,
+) -> Tenant:
+    """A merchant on Google Wallet: its issuer account, with a key the stand-in trusts."""
+    return await _on_google_wallet(
+        session_factory, client, settings, service_account_info, tmp_path
+    )
+
+
 async def _google_member(
     session_factory: async_sessionmaker[AsyncSession], member_id: str
 ) -> tuple[int, int | None]:
@@ -88,17 +103,12 @@ async def _google_member(
 
 async def test_a_member_saves_the_card_with_one_tap_and_google_gets_a_valid_class_and_object(
     client: httpx.AsyncClient,
+    tenant: Tenant,
     session_factory: async_sessionmaker[AsyncSession],
-    settings: Settings,
     google: GoogleWallet,
     google_standin: GoogleStandIn,
-    service_account_info: dict[str, str],
     google_service_account_key: tuple[dict[str, str], rsa.RSAPublicKey],
-    tmp_path: Path,
 ) -> None:
-    tenant = await _on_google_wallet(
-        session_factory, client, settings, service_account_info, tmp_path
-    )
     member = await _member(client, tenant)
 
     # The merchant's developers get the save link on the member resource ...
@@ -138,16 +148,11 @@ async def test_a_member_saves_the_card_with_one_tap_and_google_gets_a_valid_clas
 
 async def test_enrolment_puts_the_card_in_google_at_once_so_the_save_link_works(
     client: httpx.AsyncClient,
+    tenant: Tenant,
     session_factory: async_sessionmaker[AsyncSession],
-    settings: Settings,
     google: GoogleWallet,
     google_standin: GoogleStandIn,
-    service_account_info: dict[str, str],
-    tmp_path: Path,
 ) -> None:
-    tenant = await _on_google_wallet(
-        session_factory, client, settings, service_account_info, tmp_path
-    )
 
     first = await _member(client, tenant)
     second = await _member(client, tenant, email="second@example.com")
@@ -163,16 +168,11 @@ async def test_enrolment_puts_the_card_in_google_at_once_so_the_save_link_works(
 
 async def test_balance_changes_and_cancellation_reach_the_card_at_the_next_sync(
     client: httpx.AsyncClient,
+    tenant: Tenant,
     session_factory: async_sessionmaker[AsyncSession],
-    settings: Settings,
     google: GoogleWallet,
     google_standin: GoogleStandIn,
-    service_account_info: dict[str, str],
-    tmp_path: Path,
 ) -> None:
-    tenant = await _on_google_wallet(
-        session_factory, client, settings, service_account_info, tmp_path
-    )
     member = await _member(client, tenant)
     object_id = f"{ISSUER}.{member['serial_number']}"
     assert (await google.sync_changed(session_factory)).synced == 0  # nothing changed since
@@ -197,16 +197,11 @@ async def test_balance_changes_and_cancellation_reach_the_card_at_the_next_sync(
 
 async def test_an_erased_members_card_goes_inactive_without_their_name(
     client: httpx.AsyncClient,
+    tenant: Tenant,
     session_factory: async_sessionmaker[AsyncSession],
-    settings: Settings,
     google: GoogleWallet,
     google_standin: GoogleStandIn,
-    service_account_info: dict[str, str],
-    tmp_path: Path,
 ) -> None:
-    tenant = await _on_google_wallet(
-        session_factory, client, settings, service_account_info, tmp_path
-    )
     member = await _member(client, tenant, family_name="Martin", email="camille@example.com")
     scanned = await _scan(client, tenant, tenant.barcode(member["serial_number"]), "20.00")
     assert scanned.status_code == 201, scanned.text
@@ -227,16 +222,10 @@ async def test_an_erased_members_card_goes_inactive_without_their_name(
 
 async def test_the_client_patches_objects_and_adds_messages_with_a_valid_token(
     client: httpx.AsyncClient,
-    session_factory: async_sessionmaker[AsyncSession],
-    settings: Settings,
+    tenant: Tenant,
     google: GoogleWallet,
     google_standin: GoogleStandIn,
-    service_account_info: dict[str, str],
-    tmp_path: Path,
 ) -> None:
-    tenant = await _on_google_wallet(
-        session_factory, client, settings, service_account_info, tmp_path
-    )
     member = await _member(client, tenant)  # enrolment inserts the object
     object_id = f"{ISSUER}.{member['serial_number']}"
     wallet_client = google.client_for(tenant.merchant_id)
@@ -264,18 +253,12 @@ async def test_the_client_patches_objects_and_adds_messages_with_a_valid_token(
 )
 async def test_google_errors_become_problems_with_stable_codes(
     client: httpx.AsyncClient,
-    session_factory: async_sessionmaker[AsyncSession],
-    settings: Settings,
+    tenant: Tenant,
     google: GoogleWallet,
     google_standin: GoogleStandIn,
-    service_account_info: dict[str, str],
-    tmp_path: Path,
     status: int,
     code: str,
 ) -> None:
-    tenant = await _on_google_wallet(
-        session_factory, client, settings, service_account_info, tmp_path
-    )
     member = await _member(client, tenant)
     google_standin.fail_next(status, "testFailure", "injected by the test")
 
@@ -311,16 +294,11 @@ async def test_a_key_google_does_not_trust_is_reported_as_an_auth_failure(
 
 async def test_a_rotating_barcode_from_the_object_scans_within_its_step_only(
     client: httpx.AsyncClient,
+    tenant: Tenant,
     session_factory: async_sessionmaker[AsyncSession],
-    settings: Settings,
     google: GoogleWallet,
     google_standin: GoogleStandIn,
-    service_account_info: dict[str, str],
-    tmp_path: Path,
 ) -> None:
-    tenant = await _on_google_wallet(
-        session_factory, client, settings, service_account_info, tmp_path
-    )
     async with session_scope(session_factory) as session:
         scope = MerchantScope(tenant.merchant_id)
         await update_program(
@@ -356,15 +334,11 @@ async def test_a_rotating_barcode_from_the_object_scans_within_its_step_only(
 
 async def test_the_key_is_kept_private_outside_the_database_and_never_shown(
     client: httpx.AsyncClient,
-    session_factory: async_sessionmaker[AsyncSession],
+    tenant: Tenant,
     settings: Settings,
     google: GoogleWallet,
     service_account_info: dict[str, str],
-    tmp_path: Path,
 ) -> None:
-    tenant = await _on_google_wallet(
-        session_factory, client, settings, service_account_info, tmp_path
-    )
     member = await _member(client, tenant)
 
     stored = google_credentials_path(settings.certificates_dir, tenant.merchant_id)
