@@ -27,6 +27,7 @@ from certificates.layout import write_private_file
 
 __all__ = [
     "GoogleCredentials",
+    "google_credentials_dir",
     "google_credentials_path",
     "import_service_account",
     "load_google_credentials",
@@ -65,8 +66,12 @@ def _rsa_key(pem: str) -> rsa.RSAPrivateKey:
     return key
 
 
+def google_credentials_dir(directory: Path) -> Path:
+    return directory / "google"
+
+
 def google_credentials_path(directory: Path, merchant_id: uuid.UUID) -> Path:
-    return directory / "google" / f"{merchant_id}.json"
+    return google_credentials_dir(directory) / f"{merchant_id}.json"
 
 
 def import_service_account(

@@ -24,7 +24,12 @@ from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from certificates.errors import CertificateError
-from certificates.google import GoogleCredentials, load_google_credentials
+from certificates.google import (
+    GoogleCredentials,
+    google_credentials_dir,
+    google_credentials_path,
+    load_google_credentials,
+)
 from wallet_service.api.members.cards import card_state_for
 from wallet_service.config import Settings
 from wallet_service.db.models import Member, Merchant, Program
@@ -113,9 +118,8 @@ class GoogleWallet:
 
     def credentials(self, merchant_id: uuid.UUID) -> GoogleCredentials | None:
         """The merchant's credentials, re-read when ``google import`` replaced the file."""
-        path = self.certificates_dir / "google" / f"{merchant_id}.json"
         try:
-            modified = path.stat().st_mtime
+            modified = google_credentials_path(self.certificates_dir, merchant_id).stat().st_mtime
         except FileNotFoundError:
             return None
         cached = self._credentials.get(merchant_id)
@@ -130,7 +134,7 @@ class GoogleWallet:
         return cached[1]
 
     def configured_merchants(self) -> list[uuid.UUID]:
-        directory = self.certificates_dir / "google"
+        directory = google_credentials_dir(self.certificates_dir)
         names = os.listdir(directory) if directory.is_dir() else []
         merchants = []
         for name in names:
