@@ -195,6 +195,31 @@ async def test_balance_changes_and_cancellation_reach_the_card_at_the_next_sync(
     assert refused.json()["code"] == "card_voided"
 
 
+async def test_a_card_google_refuses_waits_an_hour_instead_of_filling_every_round(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    google: GoogleWallet,
+    google_standin: GoogleStandIn,
+) -> None:
+    refused = await _member(client, tenant)
+    other = await _member(client, tenant, email="other@example.com")
+    for member in (refused, other):  # both cards change; Google will refuse the first
+        scanned = await _scan(client, tenant, tenant.barcode(member["serial_number"]), "20.00")
+        assert scanned.status_code == 201, scanned.text
+    google_standin.fail_next(400, "invalidResource", "the card is refused")
+
+    first = await google.sync_changed(session_factory)
+    again = await google.sync_changed(session_factory)
+
+    assert (first.synced, first.failed) == (1, 1)
+    assert (again.synced, again.failed) == (0, 0)  # not retried at once
+    version, sent = await _google_member(session_factory, refused["id"])
+    assert sent is not None and sent < version  # still owed to Google, in an hour
+    version, sent = await _google_member(session_factory, other["id"])
+    assert sent == version
+
+
 async def test_an_erased_members_card_goes_inactive_without_their_name(
     client: httpx.AsyncClient,
     tenant: Tenant,

@@ -139,6 +139,8 @@ class Member(TenantMixin, Base):
     pass_updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The pass_version Google Wallet last received (None: never sent).
     google_pass_version: Mapped[int | None] = mapped_column(Integer)
+    # When Google last refused this card (retried an hour later, not every worker round).
+    google_refused_at: Mapped[datetime | None]
 
     __table_args__ = (UniqueConstraint("merchant_id", "program_id", "email"),)
 

@@ -15,7 +15,7 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from certificates.google import (
 )
 from wallet_service.api.members.cards import card_state_for
 from wallet_service.config import Settings
+from wallet_service.db.base import utcnow
 from wallet_service.db.models import Member, Merchant, Program
 from wallet_service.db.session import session_scope
 from wallet_service.errors import ServiceUnavailable
@@ -234,6 +235,7 @@ class GoogleWallet:
                     except Exception:  # e.g. a card design gone from disk: skip that card
                         logger.exception("Google Wallet card of member %s not built", member.id)
                         report.failed += 1
+                        await _record_refused(session, member.id)
             for one in prepared:
                 try:
                     await self._send(one)
@@ -241,7 +243,9 @@ class GoogleWallet:
                     logger.warning("Google Wallet sync of member %s: %s", one.member_id, exc)
                     report.failed += 1
                     if exc.code in _MERCHANT_WIDE_FAILURES:
-                        break
+                        break  # not this card's fault: the whole merchant waits a round
+                    async with session_scope(factory) as recording:
+                        await _record_refused(recording, one.member_id)
                     continue
                 async with session_scope(factory) as recording:
                     await _record_sent(recording, one)
@@ -306,6 +310,7 @@ class GoogleWallet:
         )
 
 
+REFUSED_CARD_RETRY = timedelta(hours=1)
 _MERCHANT_WIDE_FAILURES = frozenset(
     {"google_wallet_auth_failed", "google_wallet_rate_limited", "google_wallet_unavailable"}
 )
@@ -319,6 +324,12 @@ def _changed(merchant_id: uuid.UUID, limit: int) -> Select[Member]:
             or_(
                 Member.google_pass_version.is_(None),
                 Member.google_pass_version < Member.pass_version,
+            ),
+            # A card Google refused waits before it is tried again, so a few cards Google
+            # will never take cannot fill every round and starve the merchant's others.
+            or_(
+                Member.google_refused_at.is_(None),
+                Member.google_refused_at < utcnow() - REFUSED_CARD_RETRY,
             ),
         )
         .order_by(Member.pass_updated_at)
@@ -334,5 +345,11 @@ async def _record_sent(session: AsyncSession, prepared: _Prepared) -> None:
     await session.execute(
         update(Member)
         .where(Member.id == prepared.member_id)
-        .values(google_pass_version=prepared.pass_version)
+        .values(google_pass_version=prepared.pass_version, google_refused_at=None)
+    )
+
+
+async def _record_refused(session: AsyncSession, member_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Member).where(Member.id == member_id).values(google_refused_at=utcnow())
     )

@@ -1,4 +1,5 @@
-"""google wallet: rotating barcodes per program, last pass version sent per member
+"""google wallet: rotating barcodes per program; per member, the last pass version sent and
+when Google last refused the card
 
 Revision ID: 0002
 Revises: 0001
@@ -9,6 +10,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+import wallet_service.db.base
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -23,10 +26,14 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("member") as batch:
         batch.add_column(sa.Column("google_pass_version", sa.Integer(), nullable=True))
+        batch.add_column(
+            sa.Column("google_refused_at", wallet_service.db.base.UTCDateTime(), nullable=True)
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("member") as batch:
+        batch.drop_column("google_refused_at")
         batch.drop_column("google_pass_version")
     with op.batch_alter_table("program") as batch:
         batch.drop_column("rotating_barcode")
