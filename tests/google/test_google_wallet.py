@@ -153,7 +153,6 @@ async def test_enrolment_puts_the_card_in_google_at_once_so_the_save_link_works(
     google: GoogleWallet,
     google_standin: GoogleStandIn,
 ) -> None:
-
     first = await _member(client, tenant)
     second = await _member(client, tenant, email="second@example.com")
 
