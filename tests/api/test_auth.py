@@ -242,3 +242,15 @@ def test_a_remembered_key_is_checked_against_the_database_again_after_a_few_seco
     assert recent.principal("0123456789ab", "another-secret") is None
     time.sleep(0.1)
     assert recent.principal("0123456789ab", "the-secret") is None
+
+
+def test_a_revoked_key_is_never_remembered_again_by_the_process_that_revoked_it() -> None:
+    recent = RecentKeys()
+    till = Principal(PrincipalKind.api_key, uuid.uuid4(), MerchantScope(uuid.uuid4()), frozenset())
+    recent.remember("0123456789ab", hash_secret("the-secret"), till)
+
+    recent.forget("0123456789ab")
+    # A request that read the row before the revocation committed comes back late.
+    recent.remember("0123456789ab", hash_secret("the-secret"), till)
+
+    assert recent.principal("0123456789ab", "the-secret") is None

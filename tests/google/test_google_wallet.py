@@ -27,7 +27,7 @@ from tests.scanning.test_till import SIMPLE_RULES, _member, _scan
 from wallet_service.api.programs.schemas import ProgramUpdate
 from wallet_service.api.programs.service import update_program
 from wallet_service.config import Settings
-from wallet_service.db.models import Member
+from wallet_service.db.models import Member, Program
 from wallet_service.db.session import session_scope
 from wallet_service.google.client import GoogleWalletError
 from wallet_service.google.objects import text_message
@@ -217,6 +217,30 @@ async def test_a_card_google_refuses_waits_an_hour_instead_of_filling_every_roun
     assert sent is not None and sent < version  # still owed to Google, in an hour
     version, sent = await _google_member(session_factory, other["id"])
     assert sent == version
+
+
+async def test_a_card_that_cannot_be_built_is_skipped_and_the_round_goes_on(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    google: GoogleWallet,
+) -> None:
+    member = await _member(client, tenant)
+    scanned = await _scan(client, tenant, tenant.barcode(member["serial_number"]), "20.00")
+    assert scanned.status_code == 201, scanned.text
+    async with session_scope(session_factory) as session:  # its card design is gone
+        program = await session.get(Program, tenant.program_id)
+        assert program is not None
+        program.template = "withdrawn-design"
+
+    first = await google.sync_changed(session_factory)
+    again = await google.sync_changed(session_factory)
+
+    assert (first.synced, first.failed) == (0, 1)
+    assert (again.synced, again.failed) == (0, 0)
+    async with session_scope(session_factory) as session:
+        stored = await session.get(Member, uuid.UUID(member["id"]))
+        assert stored is not None and stored.google_refused_at is not None
 
 
 async def test_an_erased_members_card_goes_inactive_without_their_name(

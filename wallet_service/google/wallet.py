@@ -225,17 +225,21 @@ class GoogleWallet:
         """
         report = SyncReport()
         for merchant_id in self.configured_merchants():
+            prepared, unbuilt = [], []
             async with session_scope(factory) as session:
                 members = (await session.execute(_changed(merchant_id, per_merchant))).scalars()
-                prepared = []
                 for member in members:
                     try:
-                        if (one := await self._prepare(session, member)) is not None:
-                            prepared.append(one)
+                        async with session.begin_nested():  # a failure spoils only this card
+                            if (one := await self._prepare(session, member)) is not None:
+                                prepared.append(one)
                     except Exception:  # e.g. a card design gone from disk: skip that card
                         logger.exception("Google Wallet card of member %s not built", member.id)
-                        report.failed += 1
-                        await _record_refused(session, member.id)
+                        unbuilt.append(member.id)
+            report.failed += len(unbuilt)
+            for member_id in unbuilt:
+                async with session_scope(factory) as recording:
+                    await _record_refused(recording, member_id)
             for one in prepared:
                 try:
                     await self._send(one)

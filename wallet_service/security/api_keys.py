@@ -76,6 +76,9 @@ class RecentKeys:
     ttl_seconds: float = 5.0
     max_keys: int = 10_000
     _seen: dict[str, tuple[float, str, Principal]] = field(default_factory=dict)
+    # Revoked here: never remembered again, even by a request that read the row before the
+    # revocation committed.
+    _revoked: set[str] = field(default_factory=set)
 
     def principal(self, prefix: str, secret: str) -> Principal | None:
         seen = self._seen.get(prefix)
@@ -84,9 +87,14 @@ class RecentKeys:
         return seen[2] if secret_matches(secret, seen[1]) else None
 
     def remember(self, prefix: str, secret_hash: str, principal: Principal) -> None:
+        if prefix in self._revoked:
+            return
+        self._seen.pop(prefix, None)  # re-inserted last: the dict stays oldest-first
         if len(self._seen) >= self.max_keys:
-            self._seen.pop(next(iter(self._seen)))  # the oldest entry
+            self._seen.pop(next(iter(self._seen)))
         self._seen[prefix] = (time.monotonic(), secret_hash, principal)
 
     def forget(self, prefix: str) -> None:
+        """The key was revoked: stop accepting it from memory, for good."""
         self._seen.pop(prefix, None)
+        self._revoked.add(prefix)
