@@ -39,7 +39,6 @@ from wallet_service.scanning.totp import DEFAULT_DIGITS, STEP_SECONDS, match_tot
 from wallet_service.security.keys import KeyRing
 
 __all__ = [
-    "ALGORITHM",
     "DIGITS",
     "FORMAT_PREFIX",
     "PERIOD_MILLIS",
@@ -53,8 +52,6 @@ __all__ = [
 FORMAT_PREFIX: Final = "LWR1"
 DIGITS: Final = DEFAULT_DIGITS
 PERIOD_MILLIS: Final = STEP_SECONDS * 1000
-# Google Wallet's name for the algorithm (``totpDetails.algorithm``).
-ALGORITHM: Final = "TOTP_SHA1"
 # RFC 4226 recommends a 160-bit secret for HMAC-SHA1.
 SECRET_BYTES: Final = 20
 # The placeholder Google's app replaces with the current code of the first TOTP parameter.
