@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export WALLET_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test lint format bench bench-deps install certs db demo services system-deps clean
+.PHONY: run test test-dates lint format bench bench-deps install certs db demo services system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
@@ -41,18 +41,20 @@ services:
 	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; pg_isready -h 127.0.0.1 -p 5432
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
 
-# Debian packages the tests drive: a browser, a compose validator, a barcode decoder CLI.
-SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/docker-compose /usr/bin/zbarimg
+# Debian packages the tests drive: a browser, a compose validator, a barcode decoder CLI, and
+# faketime for the awkward-date runs.
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/docker-compose /usr/bin/zbarimg /usr/bin/faketime
 system-deps:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do test -x $$tool || missing=1; done; \
 	if [ -n "$$missing" ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose zbar-tools >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose zbar-tools faketime >/dev/null; \
 	fi
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -60,6 +62,20 @@ format: install
 
 test: install services system-deps lint
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory test-dates
+
+# The date-sensitive tests, with the machine's date AND the suite's pinned clock moved to
+# awkward dates: a test that reads the machine's clock, or date arithmetic that breaks at a
+# month or year end, fails here. CI runs two dates; DATES=... runs others.
+DATE_SENSITIVE_TESTS := tests/loyalty tests/scanning tests/test_worker.py tests/test_clock.py \
+	tests/apple/test_web_service.py tests/api/test_auth.py
+DATES ?= 2028-02-29T23:30:00 2026-12-31T23:30:00
+test-dates: install services system-deps
+	@for date in $(DATES); do \
+		echo "== date-sensitive tests on $$date (faketime)"; \
+		WALLET_TEST_NOW="$$date+00:00" TZ=UTC faketime "$${date/T/ }" \
+			$(BIN)/pytest -p no:cacheprovider $(DATE_SENSITIVE_TESTS) || exit 1; \
+	done
 
 # wrk drives the scan benchmark: a C load generator does not starve the server of CPU.
 bench-deps:

@@ -42,13 +42,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from wallet_service.api.deps import SessionDep
-from wallet_service.api.idempotency import IdempotencyKeyDep, IdempotentCall
-from wallet_service.api.members.accounts import Account, PostingSource, new_context
+from wallet_service.accounts.posting import Account, PostingSource, new_context
 from wallet_service.app import create_app
 from wallet_service.config import Settings
-from wallet_service.db.base import utcnow
 from wallet_service.db.models import Member, MemberStatus, Program
+from wallet_service.http.deps import IdempotencyKeyDep, SessionDep
+from wallet_service.idempotency.records import IdempotentCall
 from wallet_service.loyalty import LoyaltyProgram, MemberLedger
 from wallet_service.loyalty.examples import coffee_shop_rules
 from wallet_service.loyalty.rules import ProgramRules
@@ -135,7 +134,7 @@ def _add_scan_without_database(app: FastAPI) -> None:
         )
         keys = request.app.state.barcode_keys
         serial = verify_token(keys.active, data.barcode, previous_secrets=keys.retired)
-        at = utcnow()
+        at = request.app.state.clock.now()
         account = account_of(serial)
         expiry = loyalty.expire_due_points(account.ledger, new_context(source, at, "expiry"))
         ledger = account.ledger if expiry is None else expiry.ledger

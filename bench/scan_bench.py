@@ -69,22 +69,23 @@ from sqlalchemy.engine import make_url
 
 from bench.bench_app import BARE_PATH, NO_DATABASE_PATH, ProfileSummary, read_profile_output
 from bench.report import DOC, cpu_model, write_section
-from wallet_service.api.api_keys.schemas import ApiKeyCreate
-from wallet_service.api.api_keys.service import create_api_key
-from wallet_service.api.merchants.schemas import MerchantCreate
-from wallet_service.api.merchants.service import create_merchant
-from wallet_service.api.programs.schemas import ProgramCreate
-from wallet_service.api.programs.service import create_program
-from wallet_service.api.stores.schemas import StoreCreate
-from wallet_service.api.stores.service import create_store
+from wallet_service.api_keys.schemas import ApiKeyCreate
+from wallet_service.api_keys.service import create_api_key
+from wallet_service.clock import SystemClock
 from wallet_service.db import migrate
 from wallet_service.db.models import IdempotencyRecord, LedgerEntry, LedgerTransaction, Member
 from wallet_service.db.session import create_engine_for, create_session_factory, session_scope
 from wallet_service.db.session import sync_url as sync_database_url
 from wallet_service.loyalty.examples import coffee_shop_rules
+from wallet_service.merchants.schemas import MerchantCreate
+from wallet_service.merchants.service import create_merchant
+from wallet_service.programs.schemas import ProgramCreate
+from wallet_service.programs.service import create_program
 from wallet_service.scanning.token import issue_token
 from wallet_service.security.keys import derive_key
 from wallet_service.security.principal import MerchantScope
+from wallet_service.stores.schemas import StoreCreate
+from wallet_service.stores.service import create_store
 
 __all__ = ["main"]
 
@@ -262,10 +263,11 @@ async def seed_tenant(url: str) -> Tenant:
     """Merchant, coffee-shop program, one store and a POS key bound to it (as the tests do)."""
     engine = create_engine_for(url)
     try:
-        async with session_scope(create_session_factory(engine)) as session:
+        clock = SystemClock()
+        async with session_scope(create_session_factory(engine, clock)) as session:
             slug = f"bench-{uuid.uuid4().hex[:8]}"
             merchant = await create_merchant(session, MerchantCreate(name="Bench", slug=slug))
-            scope = MerchantScope(merchant.id)
+            scope = MerchantScope.for_operator(merchant.id)
             program = await create_program(
                 session,
                 scope,
@@ -277,6 +279,7 @@ async def seed_tenant(url: str) -> Tenant:
                 StoreCreate(
                     name="Bench store", latitude=48.85, longitude=2.35, timezone="Europe/Paris"
                 ),
+                clock.now(),
             )
             _, key = await create_api_key(
                 session, scope, ApiKeyCreate(name="till", store_id=store.id)

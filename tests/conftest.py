@@ -3,6 +3,10 @@
 Database tests run twice, on SQLite and on PostgreSQL (``backend`` is parametrised at session
 scope). Each backend gets a fresh database migrated with Alembic once; after every test all
 rows are deleted, so tests see an empty database and can use real concurrent connections.
+
+Time is pinned: the app runs on a ``ManualClock`` set back to ``SUITE_NOW`` before every
+test (``WALLET_TEST_NOW`` overrides it, as the awkward-date runs do), so no test depends on
+the day it runs, and a test that needs time to pass advances the clock instead of sleeping.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -20,10 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from certificates.dev import generate_dev_chain
 from wallet_service.app import create_app
+from wallet_service.clock import ManualClock
 from wallet_service.config import Environment, Settings
 from wallet_service.db import migrate
 from wallet_service.db.base import Base
 
+SUITE_NOW = datetime.fromisoformat(os.environ.get("WALLET_TEST_NOW", "2026-11-10T10:00:00+00:00"))
 POSTGRES_ADMIN_URL = os.environ.get(
     "WALLET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -73,8 +80,20 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 
 
 @pytest.fixture(scope="session")
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
+def suite_clock() -> ManualClock:
+    return ManualClock(SUITE_NOW)
+
+
+@pytest.fixture(autouse=True)
+def clock(suite_clock: ManualClock) -> ManualClock:
+    """The app's clock, back at ``SUITE_NOW``: advance or set it to let time pass."""
+    suite_clock.set(SUITE_NOW)
+    return suite_clock
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, suite_clock: ManualClock) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, clock=suite_clock)
     async with application.router.lifespan_context(application):
         yield application
 

@@ -9,21 +9,21 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from wallet_service.api.api_keys.schemas import ApiKeyCreate
-from wallet_service.api.api_keys.service import create_api_key
-from wallet_service.api.merchants.schemas import MerchantCreate
-from wallet_service.api.merchants.service import create_merchant
-from wallet_service.api.programs.schemas import ProgramCreate
-from wallet_service.api.programs.service import create_program
-from wallet_service.api.staff.schemas import StaffCreate
-from wallet_service.api.staff.service import create_staff
-from wallet_service.api.stores.schemas import StoreCreate
-from wallet_service.api.stores.service import create_store
-from wallet_service.db.session import session_scope
+from wallet_service.api_keys.schemas import ApiKeyCreate
+from wallet_service.api_keys.service import create_api_key
+from wallet_service.db.session import bound_clock, session_scope
+from wallet_service.merchants.schemas import MerchantCreate
+from wallet_service.merchants.service import create_merchant
+from wallet_service.programs.schemas import ProgramCreate
+from wallet_service.programs.service import create_program
 from wallet_service.scanning.token import issue_token
 from wallet_service.security.keys import derive_key
 from wallet_service.security.permissions import Role
 from wallet_service.security.principal import MerchantScope
+from wallet_service.staff.schemas import StaffCreate
+from wallet_service.staff.service import create_staff
+from wallet_service.stores.schemas import StoreCreate
+from wallet_service.stores.service import create_store
 
 PASSWORD = "correct horse battery staple"
 # The suite's app derives its barcode key from the test secret exactly as production does.
@@ -60,7 +60,7 @@ async def make_tenant(
     slug = f"{name.lower()}-{uuid.uuid4().hex[:8]}"
     async with session_scope(factory) as session:
         merchant = await create_merchant(session, MerchantCreate(name=name, slug=slug))
-        scope = MerchantScope(merchant.id)
+        scope = MerchantScope.for_operator(merchant.id)
         program = await create_program(
             session, scope, ProgramCreate(name=f"{name} rewards", currency="EUR", rules=rules or {})
         )
@@ -74,6 +74,7 @@ async def make_tenant(
                     longitude=2.35,
                     timezone="Europe/Paris",
                 ),
+                bound_clock(factory).now(),
             )
             for i in range(2)
         ]

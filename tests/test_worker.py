@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import make_tenant
-from wallet_service.db.base import utcnow
+from wallet_service.clock import ManualClock
 from wallet_service.db.models import IdempotencyRecord, PassLogEntry
 from wallet_service.db.session import session_scope
 from wallet_service.worker import (
@@ -20,8 +20,11 @@ from wallet_service.worker import (
 
 
 async def test_old_idempotency_records_are_purged_and_recent_ones_kept(
-    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
 ) -> None:
+    now = clock.now()
     tenant = await make_tenant(session_factory, client)
     async with session_scope(session_factory) as session:
         for key, age in (("old", timedelta(days=10)), ("recent", timedelta(minutes=5))):
@@ -32,11 +35,11 @@ async def test_old_idempotency_records_are_purged_and_recent_ones_kept(
                     request_fingerprint="f" * 64,
                     status_code=201,
                     response_body={},
-                    created_at=utcnow() - age,
+                    created_at=now - age,
                 )
             )
     async with session_scope(session_factory) as session:
-        assert await purge_idempotency_records(session, timedelta(hours=72)) == 1
+        assert await purge_idempotency_records(session, timedelta(hours=72), now) == 1
     async with session_scope(session_factory) as session:
         keys = (await session.execute(select(IdempotencyRecord.key))).scalars().all()
         assert keys == ["recent"]
@@ -44,13 +47,16 @@ async def test_old_idempotency_records_are_purged_and_recent_ones_kept(
 
 
 async def test_device_logs_older_than_a_month_are_purged(
-    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
 ) -> None:
+    now = clock.now()
     async with session_scope(session_factory) as session:
         for message, age in (("old", timedelta(days=40)), ("fresh", timedelta(days=1))):
-            session.add(PassLogEntry(message=message, created_at=utcnow() - age))
+            session.add(PassLogEntry(message=message, created_at=now - age))
     async with session_scope(session_factory) as session:
-        assert await purge_device_logs(session, DEVICE_LOG_RETENTION) == 1
+        assert await purge_device_logs(session, DEVICE_LOG_RETENTION, now) == 1
     async with session_scope(session_factory) as session:
         messages = (await session.execute(select(PassLogEntry.message))).scalars().all()
     assert messages == ["fresh"]

@@ -9,11 +9,12 @@ import httpx
 from fastapi import FastAPI
 
 from wallet_service import __version__
-from wallet_service.api.members.ledger_cache import LedgerCache, sharing
-from wallet_service.api.problems import install_problem_handlers
-from wallet_service.api.router import api_router
+from wallet_service.accounts.ledger_cache import LedgerCache, sharing
+from wallet_service.api.router import API_PREFIX, api_router
 from wallet_service.apple.issuer import load_apple_issuer
 from wallet_service.apple.router import download_router, passkit_router
+from wallet_service.apple.router import logs_router as passkit_logs_router
+from wallet_service.clock import Clock, SystemClock
 from wallet_service.config import Settings, get_settings
 from wallet_service.db.session import create_engine_for, create_session_factory
 from wallet_service.google.client import GOOGLE_TIMEOUT
@@ -21,8 +22,10 @@ from wallet_service.google.router import router as google_router
 from wallet_service.google.wallet import GoogleWallet
 from wallet_service.health import certificate_status
 from wallet_service.health import router as health_router
+from wallet_service.http.problems import install_problem_handlers
 from wallet_service.links import MemberLinks
 from wallet_service.scanning.batcher import ScanBatcher
+from wallet_service.scanning.router import router as scanning_router
 from wallet_service.security.api_keys import RecentKeys
 from wallet_service.security.keys import KeyRing
 from wallet_service.security.tokens import TokenKeys
@@ -31,8 +34,10 @@ from wallet_service.web import mount_web
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    """The app; ``clock`` (the machine's by default) gives every request its "now"."""
     settings = settings or get_settings()
+    clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     @asynccontextmanager
@@ -40,9 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine_for(settings.resolved_database_url)
         app.state.engine = engine
         ledgers = LedgerCache(settings.ledger_cache_transactions)
-        app.state.session_factory = create_session_factory(engine, sharing(ledgers))
+        app.state.session_factory = create_session_factory(engine, clock, sharing(ledgers))
         app.state.scan_batcher = ScanBatcher(app.state.session_factory)
-        certificate_status(settings)  # warns at start-up too when expiry is near
+        certificate_status(settings, clock.now())  # warns at start-up too when expiry is near
         try:
             yield
         finally:
@@ -57,19 +62,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.clock = clock
     master_key = settings.signing_key()
     app.state.token_keys = TokenKeys(master_key, settings.retired_signing_keys())
     retired = settings.retired_signing_keys()
     app.state.barcode_keys = KeyRing.derive(master_key, retired, "barcode-token")
     app.state.links = MemberLinks.from_settings(settings)
-    app.state.recent_api_keys = RecentKeys()
+    app.state.recent_api_keys = RecentKeys(clock)
     app.state.apple = load_apple_issuer(settings)
     app.state.google = GoogleWallet.from_settings(
-        settings, httpx.AsyncClient(timeout=GOOGLE_TIMEOUT)
+        settings, httpx.AsyncClient(timeout=GOOGLE_TIMEOUT), clock
     )
     install_problem_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router)
+    # The till's and the devices' routes live with their contexts, under the same prefix.
+    app.include_router(scanning_router, prefix=API_PREFIX)
+    app.include_router(passkit_logs_router, prefix=API_PREFIX)
     app.include_router(passkit_router)
     app.include_router(download_router)
     app.include_router(google_router)

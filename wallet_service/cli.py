@@ -16,22 +16,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from certificates.cli import certs_app
 from certificates.errors import CertificateError
 from certificates.google import import_service_account
-from wallet_service.api.api_keys.schemas import ApiKeyCreate
-from wallet_service.api.api_keys.service import create_api_key
-from wallet_service.api.merchants.schemas import MerchantCreate
-from wallet_service.api.merchants.service import create_merchant, get_merchant_by_slug
-from wallet_service.api.staff.schemas import StaffCreate
-from wallet_service.api.staff.service import create_staff
+from wallet_service.api_keys.schemas import ApiKeyCreate
+from wallet_service.api_keys.service import create_api_key
+from wallet_service.clock import Clock, SystemClock
 from wallet_service.config import get_settings
 from wallet_service.db import migrate
 from wallet_service.db.session import create_engine_for, create_session_factory, session_scope
 from wallet_service.demo import seed_demo
 from wallet_service.errors import WalletError
 from wallet_service.links import MemberLinks
+from wallet_service.merchants.schemas import MerchantCreate
+from wallet_service.merchants.service import create_merchant, get_merchant_by_slug
 from wallet_service.scanning.token import issue_token
 from wallet_service.security.keys import derive_key
 from wallet_service.security.permissions import Role
 from wallet_service.security.principal import MerchantScope
+from wallet_service.staff.schemas import StaffCreate
+from wallet_service.staff.service import create_staff
 
 __all__ = ["app"]
 
@@ -51,13 +52,17 @@ app.add_typer(google_app, name="google")
 T = TypeVar("T")
 
 
+# The CLI's "now": the machine's clock. Tests of the commands replace it.
+clock: Clock = SystemClock()
+
+
 def _run_in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     async def runner() -> T:
         settings = get_settings()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine_for(settings.resolved_database_url)
         try:
-            async with session_scope(create_session_factory(engine)) as session:
+            async with session_scope(create_session_factory(engine, clock)) as session:
                 return await work(session)
         finally:
             await engine.dispose()
@@ -75,7 +80,7 @@ async def _scope_for(session: AsyncSession, slug: str) -> MerchantScope:
         from wallet_service.errors import NotFound
 
         raise NotFound(f"No merchant with slug {slug!r}.", code="merchant_not_found")
-    return MerchantScope(merchant.id)
+    return MerchantScope.for_operator(merchant.id)
 
 
 @app.command()
@@ -110,7 +115,7 @@ def worker(
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper())
-    asyncio.run(run_worker(settings, once=once))
+    asyncio.run(run_worker(settings, clock, once=once))
 
 
 @db_app.command("upgrade")
@@ -210,7 +215,7 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
     """Seed the demo merchant (idempotent) and print its ids and credentials."""
     settings = get_settings()
     seed = _run_in_transaction(
-        lambda session: seed_demo(session, settings.data_dir / "demo-credentials.json")
+        lambda session: seed_demo(session, settings.data_dir / "demo-credentials.json", clock.now())
     )
     links = MemberLinks.from_settings(settings)
     barcode = issue_token(

@@ -12,31 +12,32 @@ import os
 import secrets
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wallet_service.api.api_keys.schemas import ApiKeyCreate
-from wallet_service.api.api_keys.service import create_api_key
-from wallet_service.api.members.accounts import PostingSource
-from wallet_service.api.members.schemas import ConsentChange, MemberCreate
-from wallet_service.api.members.service import create_member
-from wallet_service.api.merchants.schemas import MerchantCreate
-from wallet_service.api.merchants.service import create_merchant, get_merchant_by_slug
-from wallet_service.api.programs.schemas import ProgramCreate
-from wallet_service.api.programs.service import create_program
-from wallet_service.api.staff.schemas import StaffCreate
-from wallet_service.api.staff.service import create_staff
-from wallet_service.api.stores.schemas import StoreCreate
-from wallet_service.api.stores.service import create_store
+from wallet_service.accounts.posting import PostingSource
+from wallet_service.api_keys.schemas import ApiKeyCreate
+from wallet_service.api_keys.service import create_api_key
 from wallet_service.db.models import ApiKey, Member, Program, StaffUser, Store
 from wallet_service.db.repository import scoped_select
 from wallet_service.loyalty.examples import coffee_shop_rules
+from wallet_service.members.schemas import ConsentChange, MemberCreate
+from wallet_service.members.service import create_member
+from wallet_service.merchants.schemas import MerchantCreate
+from wallet_service.merchants.service import create_merchant, get_merchant_by_slug
+from wallet_service.programs.schemas import ProgramCreate
+from wallet_service.programs.service import create_program
 from wallet_service.security.api_keys import secret_matches, split_api_key
 from wallet_service.security.passwords import hash_password
 from wallet_service.security.permissions import Role
 from wallet_service.security.principal import MerchantScope
+from wallet_service.staff.schemas import StaffCreate
+from wallet_service.staff.service import create_staff
+from wallet_service.stores.schemas import StoreCreate
+from wallet_service.stores.service import create_store
 
 __all__ = ["DEMO_SLUG", "DemoSeed", "seed_demo"]
 
@@ -148,7 +149,11 @@ async def _ensure_pos_key(
 
 
 async def _ensure_member(
-    session: AsyncSession, scope: MerchantScope, program_id: uuid.UUID, store_id: uuid.UUID
+    session: AsyncSession,
+    scope: MerchantScope,
+    program_id: uuid.UUID,
+    store_id: uuid.UUID,
+    now: datetime,
 ) -> Member:
     existing = (
         await session.execute(
@@ -172,17 +177,18 @@ async def _ensure_member(
         ),
         source="demo",
         posting_source=PostingSource(channel="enrolment"),
+        now=now,
     )
 
 
-async def seed_demo(session: AsyncSession, credentials_path: Path) -> DemoSeed:
+async def seed_demo(session: AsyncSession, credentials_path: Path, now: datetime) -> DemoSeed:
     credentials = _credentials(credentials_path)
     merchant = await get_merchant_by_slug(session, DEMO_SLUG)
     if merchant is None:
         merchant = await create_merchant(
             session, MerchantCreate(name="Maison Caféine", slug=DEMO_SLUG)
         )
-    scope = MerchantScope(merchant.id)
+    scope = MerchantScope.for_operator(merchant.id)
 
     program = (
         await session.execute(scoped_select(scope, Program).where(Program.name == PROGRAM_NAME))
@@ -202,7 +208,7 @@ async def seed_demo(session: AsyncSession, credentials_path: Path) -> DemoSeed:
             await session.execute(scoped_select(scope, Store).where(Store.name == store_data.name))
         ).scalar_one_or_none()
         if store is None:
-            store = await create_store(session, scope, store_data)
+            store = await create_store(session, scope, store_data, now)
         store_ids.append(store.id)
 
     await _ensure_staff(
@@ -214,7 +220,7 @@ async def seed_demo(session: AsyncSession, credentials_path: Path) -> DemoSeed:
     credentials["pos_api_key"] = await _ensure_pos_key(
         session, scope, credentials.get("pos_api_key")
     )
-    member = await _ensure_member(session, scope, program.id, store_ids[0])
+    member = await _ensure_member(session, scope, program.id, store_ids[0], now)
     await session.flush()
     _save_credentials(credentials_path, credentials)
     return DemoSeed(

@@ -10,7 +10,7 @@
     ├── ServiceUnavailable       a part of the service is not configured or not reachable
     └── UpstreamError            a service we call (Google Wallet, ...) refused or failed
 
-``wallet_service.api.problems`` maps them (and the pure domain's errors) to RFC 9457 responses.
+``wallet_service.http.problems`` maps them (and the pure domain's errors) to RFC 9457 responses.
 """
 
 from __future__ import annotations

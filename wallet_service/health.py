@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,9 +20,9 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
-def certificate_status(settings: Settings) -> dict[str, Any]:
+def certificate_status(settings: Settings, now: datetime) -> dict[str, Any]:
     """The pass certificate's state for ``/readyz``; logs a warning within 30 days of expiry."""
-    report = certificate_report(settings)
+    report = certificate_report(settings, now)
     if report is None:
         return {"status": "missing"}
     status = "expired" if report.expired else "expiring" if report.expires_soon else "ok"
@@ -57,7 +58,9 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception as exc:  # any driver error means "not ready", never a 500
         logger.warning("readiness: database unreachable: %s", type(exc).__name__)
         checks["database"] = {"status": "unavailable"}
-    checks["apple_certificates"] = certificate_status(request.app.state.settings)
+    checks["apple_certificates"] = certificate_status(
+        request.app.state.settings, request.app.state.clock.now()
+    )
     # Certificates warn but do not make the service unready: scans and the API still work.
     ready = checks["database"]["status"] == "ok"
     return JSONResponse(

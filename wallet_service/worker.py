@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,9 +20,9 @@ import httpx
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from wallet_service.api.members.accounts import PostingSource, load_account, new_context, post
+from wallet_service.accounts.posting import PostingSource, load_account, new_context, post
+from wallet_service.clock import Clock
 from wallet_service.config import Settings
-from wallet_service.db.base import utcnow
 from wallet_service.db.models import (
     IdempotencyRecord,
     LedgerEntry,
@@ -45,7 +44,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 SYSTEM = PostingSource(channel="system")
-LOYALTY_JOBS_EVERY_SECONDS = 3600
+LOYALTY_JOBS_EVERY = timedelta(hours=1)
 DEVICE_LOG_RETENTION = timedelta(days=30)
 
 
@@ -55,18 +54,20 @@ class LoyaltyJobReport:
     birthday_bonuses: int = 0
 
 
-async def purge_idempotency_records(session: AsyncSession, retention: timedelta) -> int:
+async def purge_idempotency_records(
+    session: AsyncSession, retention: timedelta, now: datetime
+) -> int:
     """Forget answers older than ``retention``: retries come within minutes, not days."""
     result = await session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - retention)
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - retention)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def purge_device_logs(session: AsyncSession, retention: timedelta) -> int:
+async def purge_device_logs(session: AsyncSession, retention: timedelta, now: datetime) -> int:
     """Device logs are for debugging recent problems, and anyone may post them: keep a month."""
     result = await session.execute(
-        delete(PassLogEntry).where(PassLogEntry.created_at < utcnow() - retention)
+        delete(PassLogEntry).where(PassLogEntry.created_at < now - retention)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -105,10 +106,9 @@ async def _settle_member(
 
 
 async def run_loyalty_jobs(
-    factory: async_sessionmaker[AsyncSession], at: datetime | None = None
+    factory: async_sessionmaker[AsyncSession], at: datetime
 ) -> LoyaltyJobReport:
-    """Expire due points and pay birthday bonuses, one member per transaction."""
-    at = at or utcnow()
+    """Expire due points and pay birthday bonuses as of ``at``, one member per transaction."""
     async with session_scope(factory) as session:
         member_ids = await _candidates(session, at)
     total = LoyaltyJobReport()
@@ -124,27 +124,29 @@ async def run_loyalty_jobs(
     return total
 
 
-async def run_worker(settings: Settings, *, once: bool = False) -> None:
+async def run_worker(settings: Settings, clock: Clock, *, once: bool = False) -> None:
+    """Run rounds of jobs every ``worker_interval_seconds`` (one round with ``once``)."""
     engine = create_engine_for(settings.resolved_database_url)
-    factory = create_session_factory(engine)
+    factory = create_session_factory(engine, clock)
     http = httpx.AsyncClient(timeout=GOOGLE_TIMEOUT)
-    google = GoogleWallet.from_settings(settings, http)
-    last_loyalty_run = float("-inf")
+    google = GoogleWallet.from_settings(settings, http, clock)
+    last_loyalty_run: datetime | None = None
     try:
         while True:
             try:
+                now = clock.now()
                 async with session_scope(factory) as session:
                     purged = await purge_idempotency_records(
-                        session, timedelta(hours=settings.idempotency_retention_hours)
+                        session, timedelta(hours=settings.idempotency_retention_hours), now
                     )
-                    purged_logs = await purge_device_logs(session, DEVICE_LOG_RETENTION)
+                    purged_logs = await purge_device_logs(session, DEVICE_LOG_RETENTION, now)
                 if purged or purged_logs:
                     logger.info(
                         "purged %d idempotency records, %d device logs", purged, purged_logs
                     )
-                if time.monotonic() - last_loyalty_run >= LOYALTY_JOBS_EVERY_SECONDS:
-                    report = await run_loyalty_jobs(factory)
-                    last_loyalty_run = time.monotonic()
+                if last_loyalty_run is None or now - last_loyalty_run >= LOYALTY_JOBS_EVERY:
+                    report = await run_loyalty_jobs(factory, now)
+                    last_loyalty_run = now
                     logger.info(
                         "loyalty jobs: %d expiries, %d birthday bonuses",
                         report.expiries,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -14,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import PASSWORD, make_tenant
 from tests.statements import statements_sent
+from wallet_service.clock import ManualClock
 from wallet_service.config import Settings
 from wallet_service.security.api_keys import RecentKeys, hash_secret
 from wallet_service.security.permissions import Role
 from wallet_service.security.principal import MerchantScope, Principal, PrincipalKind
-from wallet_service.security.tokens import TokenKeys, issue_access_token
+from wallet_service.security.tokens import TokenKeys, issue_access_token, read_access_token
 
 
 async def test_staff_signs_in_with_email_and_password(
@@ -79,8 +79,11 @@ async def test_deactivated_staff_can_neither_sign_in_nor_use_old_tokens(
     assert login.status_code == 401
 
 
-async def test_expired_token_is_rejected(
-    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession], settings: Settings
+async def test_a_token_is_rejected_once_its_lifetime_has_passed(
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    clock: ManualClock,
 ) -> None:
     tenant = await make_tenant(session_factory, client)
     me = await client.get("/api/v1/auth/me", headers=tenant.headers(Role.owner))
@@ -89,9 +92,13 @@ async def test_expired_token_is_rejected(
         keys,
         staff_id=uuid.UUID(me.json()["id"]),
         merchant_id=tenant.merchant_id,
-        lifetime=timedelta(seconds=-1),
+        lifetime=timedelta(minutes=15),
+        now=clock.now(),
     )
-    response = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/api/v1/auth/me", headers=bearer)).status_code == 200
+    clock.advance(timedelta(minutes=15))
+    response = await client.get("/api/v1/auth/me", headers=bearer)
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_token"
     assert response.headers["www-authenticate"] == "Bearer"
@@ -122,15 +129,19 @@ async def test_tampered_token_is_rejected(
 async def test_tokens_signed_with_a_retired_key_still_work_after_rotation(
     settings: Settings,
 ) -> None:
+    now = datetime(2028, 2, 29, 23, 58, tzinfo=UTC)
     old = TokenKeys(b"old-key-" * 4)
     token, _ = issue_access_token(
-        old, staff_id=uuid.uuid4(), merchant_id=uuid.uuid4(), lifetime=timedelta(minutes=5)
+        old,
+        staff_id=uuid.uuid4(),
+        merchant_id=uuid.uuid4(),
+        lifetime=timedelta(minutes=5),
+        now=now,
     )
     rotated = TokenKeys(b"new-key-" * 4, [b"old-key-" * 4])
-    from wallet_service.security.tokens import read_access_token
 
-    claims = read_access_token(rotated, token)
-    assert claims.expires_at > datetime.now(UTC)
+    claims = read_access_token(rotated, token, now + timedelta(minutes=4))
+    assert claims.expires_at == now + timedelta(minutes=5)
     assert rotated.active_kid != old.active_kid
 
 
@@ -234,19 +245,24 @@ async def test_a_wrong_secret_is_refused_right_after_the_real_key_was_used(
 
 
 def test_a_remembered_key_is_checked_against_the_database_again_after_a_few_seconds() -> None:
-    recent = RecentKeys(ttl_seconds=0.05)
-    till = Principal(PrincipalKind.api_key, uuid.uuid4(), MerchantScope(uuid.uuid4()), frozenset())
+    clock = ManualClock(datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC))
+    recent = RecentKeys(clock, ttl_seconds=5)
+    till = Principal(
+        PrincipalKind.api_key, uuid.uuid4(), MerchantScope.of_credential(uuid.uuid4()), frozenset()
+    )
     recent.remember("0123456789ab", hash_secret("the-secret"), till)
 
     assert recent.principal("0123456789ab", "the-secret") == till
     assert recent.principal("0123456789ab", "another-secret") is None
-    time.sleep(0.1)
+    clock.advance(timedelta(seconds=6))
     assert recent.principal("0123456789ab", "the-secret") is None
 
 
 def test_a_revoked_key_is_never_remembered_again_by_the_process_that_revoked_it() -> None:
-    recent = RecentKeys()
-    till = Principal(PrincipalKind.api_key, uuid.uuid4(), MerchantScope(uuid.uuid4()), frozenset())
+    recent = RecentKeys(ManualClock(datetime(2026, 6, 30, tzinfo=UTC)))
+    till = Principal(
+        PrincipalKind.api_key, uuid.uuid4(), MerchantScope.of_credential(uuid.uuid4()), frozenset()
+    )
     recent.remember("0123456789ab", hash_secret("the-secret"), till)
 
     recent.forget("0123456789ab")

@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import make_tenant
-from wallet_service.api.problems import install_problem_handlers
 from wallet_service.db.session import create_engine_for
+from wallet_service.http.problems import install_problem_handlers
 from wallet_service.security.permissions import Role
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import io
 import json
 import subprocess
 import uuid
 import zipfile
-from datetime import UTC, datetime
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -18,12 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import PASS_TYPE_ID
 from tests.factories import Tenant, make_tenant
-from wallet_service.api.members.accounts import touch_pass
-from wallet_service.api.members.service import get_member
+from wallet_service.accounts.posting import touch_pass
 from wallet_service.apple.registrations import UPDATE_TAG_GRACE
+from wallet_service.clock import ManualClock
 from wallet_service.config import Settings
-from wallet_service.db.session import session_scope
+from wallet_service.db.session import bound_clock, session_scope
 from wallet_service.loyalty.examples import coffee_shop_rules
+from wallet_service.members.service import get_member
 from wallet_service.scanning.short_code import issue_short_code
 from wallet_service.security.permissions import Role
 from wallet_service.security.principal import MerchantScope
@@ -61,14 +61,16 @@ async def _change_balance(
     factory: async_sessionmaker[AsyncSession], tenant: Tenant, member_id: str, points: int
 ) -> None:
     async with session_scope(factory) as session:
-        member = await get_member(session, MerchantScope(tenant.merchant_id), uuid.UUID(member_id))
+        member = await get_member(
+            session, MerchantScope.for_operator(tenant.merchant_id), uuid.UUID(member_id)
+        )
         member.points_balance = points
-        touch_pass(member)
+        touch_pass(member, bound_clock(factory).now())
 
 
-async def _outlast_the_tag_grace() -> None:
+def _outlast_the_tag_grace(clock: ManualClock) -> None:
     """Let earlier changes age past the tag's grace window, as they do between real pushes."""
-    await asyncio.sleep(UPDATE_TAG_GRACE.total_seconds() + 0.2)
+    clock.advance(UPDATE_TAG_GRACE + timedelta(milliseconds=200))
 
 
 def _verify_with_openssl(pkpass: bytes, workdir: Path, settings: Settings) -> None:
@@ -92,6 +94,7 @@ async def test_device_registers_learns_of_a_change_and_fetches_the_new_pass(
     session_factory: async_sessionmaker[AsyncSession],
     settings: Settings,
     tmp_path: Path,
+    clock: ManualClock,
 ) -> None:
     tenant = await make_tenant(session_factory, client)
     member = await _enrol(client, tenant)
@@ -114,7 +117,7 @@ async def test_device_registers_learns_of_a_change_and_fetches_the_new_pass(
     assert (first.status_code, again.status_code) == (201, 200)
 
     listing = f"/passkit/v1/devices/{DEVICE}/registrations/{PASS_TYPE_ID}"
-    await _outlast_the_tag_grace()
+    _outlast_the_tag_grace(clock)
     initial = await client.get(listing)
     assert initial.status_code == 200
     assert initial.json()["serialNumbers"] == [serial]
@@ -150,7 +153,9 @@ async def test_device_registers_learns_of_a_change_and_fetches_the_new_pass(
 
 
 async def test_only_passes_that_really_changed_are_listed(
-    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
 ) -> None:
     tenant = await make_tenant(session_factory, client)
     members = []
@@ -169,7 +174,7 @@ async def test_only_passes_that_really_changed_are_listed(
             headers={"Authorization": f"ApplePass {token}"},
         )
     listing = f"/passkit/v1/devices/{DEVICE}/registrations/{PASS_TYPE_ID}"
-    await _outlast_the_tag_grace()
+    _outlast_the_tag_grace(clock)
     tag = (await client.get(listing)).json()["lastUpdated"]
     await _change_balance(session_factory, tenant, members[1]["id"], 5)
     changed = await client.get(listing, params={"passesUpdatedSince": tag})
@@ -349,7 +354,9 @@ async def test_a_stamp_card_draws_the_member_s_stamps(
 
 
 async def test_a_burst_of_changes_on_one_pass_does_not_hide_the_next_change_of_another(
-    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
 ) -> None:
     tenant = await make_tenant(session_factory, client)
     members = []
@@ -374,11 +381,13 @@ async def test_a_burst_of_changes_on_one_pass_does_not_hide_the_next_change_of_a
     token = _pass_json((await _download(client, members[0])).content)["authenticationToken"]
     fetched = await client.get(pass_url, headers={"Authorization": f"ApplePass {token}"})
     last_modified = email.utils.parsedate_to_datetime(fetched.headers["last-modified"])
-    assert last_modified <= datetime.now(UTC)  # never in the future
+    assert last_modified <= clock.now()  # never in the future
 
 
 async def test_renaming_the_program_or_adding_a_store_updates_every_card(
-    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
 ) -> None:
     tenant = await make_tenant(session_factory, client)
     member = await _enrol(client, tenant)
@@ -389,7 +398,7 @@ async def test_renaming_the_program_or_adding_a_store_updates_every_card(
         headers={"Authorization": f"ApplePass {token}"},
     )
     listing = f"/passkit/v1/devices/{DEVICE}/registrations/{PASS_TYPE_ID}"
-    await _outlast_the_tag_grace()
+    _outlast_the_tag_grace(clock)
     tag = (await client.get(listing)).json()["lastUpdated"]
     renamed = await client.patch(
         f"/api/v1/programs/{tenant.program_id}",
@@ -403,7 +412,7 @@ async def test_renaming_the_program_or_adding_a_store_updates_every_card(
         _pass_json((await _download(client, member)).content), ensure_ascii=False
     )
 
-    await _outlast_the_tag_grace()
+    _outlast_the_tag_grace(clock)
     tag = changed.json()["lastUpdated"]
     await client.post(
         "/api/v1/stores",

@@ -22,10 +22,9 @@ from certificates.google import google_credentials_path, import_service_account
 from tests.factories import Tenant, make_tenant
 from tests.google.discovery import assert_valid
 from tests.google.standin import GoogleStandIn, service_account_key
-from tests.scanning.test_rotating_barcode import PERIOD, _now_clear_of_a_rollover, _phone_code
+from tests.scanning.test_rotating_barcode import PERIOD, _now_mid_step, _phone_code
 from tests.scanning.test_till import SIMPLE_RULES, _member, _scan
-from wallet_service.api.programs.schemas import ProgramUpdate
-from wallet_service.api.programs.service import update_program
+from wallet_service.clock import ManualClock
 from wallet_service.config import Settings
 from wallet_service.db.models import Member, Program
 from wallet_service.db.session import session_scope
@@ -33,6 +32,8 @@ from wallet_service.google.client import GoogleWalletError
 from wallet_service.google.objects import text_message
 from wallet_service.google.save_link import SAVE_URL_PREFIX
 from wallet_service.google.wallet import GoogleWallet
+from wallet_service.programs.schemas import ProgramUpdate
+from wallet_service.programs.service import update_program
 from wallet_service.scanning.short_code import issue_short_code
 from wallet_service.security.principal import MerchantScope
 
@@ -48,7 +49,7 @@ async def google(
         update={"google_wallet_api_url": google_standin.api_root}
     )
     async with httpx.AsyncClient(trust_env=False) as http:
-        wallet = GoogleWallet.from_settings(standin_settings, http)
+        wallet = GoogleWallet.from_settings(standin_settings, http, app.state.clock)
         production = app.state.google
         app.state.google = wallet
         try:
@@ -346,11 +347,12 @@ async def test_a_rotating_barcode_from_the_object_scans_within_its_step_only(
     session_factory: async_sessionmaker[AsyncSession],
     google: GoogleWallet,
     google_standin: GoogleStandIn,
+    clock: ManualClock,
 ) -> None:
     async with session_scope(session_factory) as session:
-        scope = MerchantScope(tenant.merchant_id)
+        scope = MerchantScope.for_operator(tenant.merchant_id)
         await update_program(
-            session, scope, tenant.program_id, ProgramUpdate(rotating_barcode=True)
+            session, scope, tenant.program_id, ProgramUpdate(rotating_barcode=True), clock.now()
         )
     member = await _member(client, tenant)
     pass_object: dict[str, Any] = google_standin.objects[f"{ISSUER}.{member['serial_number']}"]
@@ -365,7 +367,7 @@ async def test_a_rotating_barcode_from_the_object_scans_within_its_step_only(
     def shown_at(at: float) -> str:  # what the phone renders, from the object alone
         return rotating["valuePattern"].replace("{totp_value_0}", _phone_code(parameter["key"], at))
 
-    now = await _now_clear_of_a_rollover()
+    now = _now_mid_step(clock)
     accepted = await _scan(client, tenant, shown_at(now))
     two_steps_old = await _scan(client, tenant, shown_at(now - 2 * PERIOD))
 

@@ -4,7 +4,7 @@ link is a skinny JWT only the service account could have signed."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import jwt
@@ -161,7 +161,7 @@ def test_the_save_link_is_a_skinny_jwt_signed_by_the_service_account(
     credentials: tuple[GoogleCredentials, rsa.RSAPublicKey],
 ) -> None:
     google, public_key = credentials
-    now = datetime.now(UTC)
+    now = datetime(2026, 2, 28, 23, 59, 30, tzinfo=UTC)
 
     token = save_jwt(
         google,
@@ -191,7 +191,11 @@ def test_a_save_link_signed_by_another_key_does_not_verify(
     google, _ = credentials
     _, stranger = service_account_key("https://oauth2.googleapis.com/token")
     token = save_jwt(
-        google, object_id="a.b", class_id="a.c", origins=[], now=datetime.now(UTC) - timedelta(1)
+        google,
+        object_id="a.b",
+        class_id="a.c",
+        origins=[],
+        now=datetime(2025, 12, 31, 23, 59, tzinfo=UTC),
     )
 
     with pytest.raises(jwt.InvalidSignatureError):

@@ -9,9 +9,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import Tenant, make_tenant
+from wallet_service.clock import ManualClock
 from wallet_service.db.models import Member
 from wallet_service.db.session import session_scope
 from wallet_service.worker import run_loyalty_jobs
@@ -91,12 +93,29 @@ async def test_referrer_must_exist_in_the_same_program(
     assert response.status_code == 404 and response.json()["code"] == "member_not_found"
 
 
+# Month ends, a leap day and the year's end: "one month later" and the local month are
+# where date arithmetic goes wrong.
+AWKWARD_DATES = [
+    datetime(2027, 1, 31, 10, tzinfo=UTC),
+    datetime(2028, 2, 29, 10, tzinfo=UTC),
+    datetime(2027, 6, 30, 10, tzinfo=UTC),
+    datetime(2026, 12, 31, 23, 15, tzinfo=UTC),  # already 1 January in Paris
+]
+
+
+@pytest.mark.parametrize("start", AWKWARD_DATES, ids=lambda d: d.date().isoformat())
 async def test_worker_expires_points_after_their_lifetime_oldest_first(
-    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    start: datetime,
 ) -> None:
+    clock.set(start)
     tenant = await make_tenant(session_factory, client, rules=RULES)
     member = await _enrol(client, tenant)
     await _scan(client, tenant, member["serial_number"], "10")
+
+    clock.advance(timedelta(days=20))  # a month's lifetime: due within the next 30 days
     lookup = await client.get(
         "/api/v1/scans/lookup",
         params={"barcode": tenant.barcode(member["serial_number"])},
@@ -104,23 +123,28 @@ async def test_worker_expires_points_after_their_lifetime_oldest_first(
     )
     assert lookup.json()["member"]["points_expiring_soon"] == 100
 
-    early = await run_loyalty_jobs(session_factory, datetime.now(UTC) + timedelta(days=20))
+    early = await run_loyalty_jobs(session_factory, start + timedelta(days=20))
     assert early.expiries == 0 and await _balance(session_factory, member["id"]) == 100
-    late = await run_loyalty_jobs(session_factory, datetime.now(UTC) + timedelta(days=40))
+    late = await run_loyalty_jobs(session_factory, start + timedelta(days=40))
     assert late.expiries == 1 and await _balance(session_factory, member["id"]) == 0
-    again = await run_loyalty_jobs(session_factory, datetime.now(UTC) + timedelta(days=41))
+    again = await run_loyalty_jobs(session_factory, start + timedelta(days=41))
     assert again.expiries == 0
 
 
+@pytest.mark.parametrize("start", AWKWARD_DATES, ids=lambda d: d.date().isoformat())
 async def test_worker_pays_the_birthday_bonus_once_a_year(
-    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    start: datetime,
 ) -> None:
+    clock.set(start)
     tenant = await make_tenant(session_factory, client, rules=RULES)
-    today = datetime.now(ZoneInfo("Europe/Paris"))  # the program's local month decides
-    member = await _enrol(client, tenant, birthday=date(1990, today.month, 1).isoformat())
-    other = await _enrol(client, tenant, birthday=date(1990, today.month % 12 + 1, 1).isoformat())
-    first = await run_loyalty_jobs(session_factory, today)
-    second = await run_loyalty_jobs(session_factory, today + timedelta(hours=1))
+    today = start.astimezone(ZoneInfo("Europe/Paris"))  # the program's local month decides
+    member = await _enrol(client, tenant, birthday=date(1992, today.month, 1).isoformat())
+    other = await _enrol(client, tenant, birthday=date(1992, today.month % 12 + 1, 1).isoformat())
+    first = await run_loyalty_jobs(session_factory, start)
+    second = await run_loyalty_jobs(session_factory, start + timedelta(hours=1))
     assert first.birthday_bonuses == 1 and second.birthday_bonuses == 0
     assert await _balance(session_factory, member["id"]) == 200
     assert await _balance(session_factory, other["id"]) == 0

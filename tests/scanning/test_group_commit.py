@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,15 +15,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.conftest import SUITE_NOW
 from tests.factories import Tenant, make_tenant
 from tests.scanning.test_bonuses_and_expiry import RULES as REFERRAL_RULES
 from tests.scanning.test_bonuses_and_expiry import _balance, _enrol
 from tests.scanning.test_till import SIMPLE_RULES, _ledger_counts, _member, _scan
 from tests.statements import statements_sent
-from wallet_service.api.idempotency import IdempotentCall, StoredResponse
 from wallet_service.db.models import ApiKey, LedgerTransaction
 from wallet_service.db.session import session_scope
 from wallet_service.errors import NotFound
+from wallet_service.idempotency.records import IdempotentCall, StoredResponse
 from wallet_service.loyalty import DomainError
 from wallet_service.scanning.batcher import ScanBatcher
 from wallet_service.scanning.schemas import Amount, ScanCreate
@@ -52,7 +52,7 @@ async def _principal(factory: async_sessionmaker[AsyncSession], tenant: Tenant) 
         return Principal(
             kind=PrincipalKind.api_key,
             id=key.id,
-            scope=MerchantScope(tenant.merchant_id),
+            scope=MerchantScope.of_credential(tenant.merchant_id),
             permissions=frozenset({Permission.scans_write}),
         )
 
@@ -64,7 +64,7 @@ def _request(
     call = IdempotentCall.for_caller(
         principal.id, str(uuid.uuid4()), "/api/v1/scans", data.model_dump(mode="json")
     )
-    return ScanRequest(principal, data, serial, None, call, datetime.now(UTC))
+    return ScanRequest(principal, data, serial, None, call, SUITE_NOW)
 
 
 async def _all_at_once(batcher: ScanBatcher, scans: list[ScanRequest]) -> list[Any]:

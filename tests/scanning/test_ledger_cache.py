@@ -12,11 +12,12 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.conftest import SUITE_NOW
 from tests.factories import Tenant, make_tenant
 from tests.scanning.test_till import SIMPLE_RULES, _ledger_counts, _member, _scan
 from tests.statements import statements_sent
-from wallet_service.api.members.accounts import PostingSource, load_account, new_context, post
-from wallet_service.api.members.ledger_cache import LedgerCache
+from wallet_service.accounts.ledger_cache import LedgerCache
+from wallet_service.accounts.posting import PostingSource, load_account, new_context, post
 from wallet_service.db.models import LedgerTransaction, Member
 from wallet_service.db.session import create_session_factory, session_scope
 from wallet_service.loyalty import MemberLedger, TransactionContext, adjust_balances
@@ -33,7 +34,7 @@ async def _post_adjustment(session: AsyncSession, member_id: str, points: int) -
     member = await session.get(Member, uuid.UUID(member_id), with_for_update=True)
     assert member is not None
     account = await load_account(session, member)
-    context = new_context(CORRECTION, datetime.now(UTC), "goodwill")
+    context = new_context(CORRECTION, SUITE_NOW, "goodwill")
     await post(
         session,
         account,
@@ -86,7 +87,7 @@ async def test_a_change_written_by_another_process_is_seen_at_the_next_scan(
 ) -> None:
     tenant, member, barcode = await _regular(client, session_factory)
     # The worker and other API processes have their own memory: nothing here is told.
-    elsewhere = create_session_factory(app.state.engine)
+    elsewhere = create_session_factory(app.state.engine, app.state.clock)
     await _adjust(elsewhere, member["id"], 500)
     response = await _scan(client, tenant, barcode, "1.00")
     assert response.json()["member"]["points_balance"] == 30 + 500 + 10
@@ -106,7 +107,7 @@ async def test_a_rolled_back_posting_is_never_served_from_the_cache(
             await _post_adjustment(session, member["id"], 1000)
             raise Abandoned
     # Another process then writes a different transaction at the same ledger position.
-    await _adjust(create_session_factory(app.state.engine), member["id"], 1)
+    await _adjust(create_session_factory(app.state.engine, app.state.clock), member["id"], 1)
     assert await _card(client, tenant, member) == 31
     response = await _scan(client, tenant, barcode, "1.00")
     assert response.json()["member"]["points_balance"] == 41

@@ -6,12 +6,10 @@ the ``valuePattern``), with an RFC 6238 TOTP-SHA1 written independently of the s
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import re
 import struct
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -21,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import Tenant, make_tenant
 from tests.scanning.test_till import SIMPLE_RULES, _ledger_counts, _member, _scan
-from wallet_service.api.deps import _principal_from_api_key
-from wallet_service.api.idempotency import IdempotentCall, StoredResponse
+from wallet_service.clock import ManualClock
 from wallet_service.db.session import session_scope
+from wallet_service.http.deps import _principal_from_api_key
+from wallet_service.idempotency.records import IdempotentCall, StoredResponse
 from wallet_service.scanning.rotating import (
     DIGITS,
     PERIOD_MILLIS,
@@ -43,7 +42,6 @@ KEY = b"server-barcode-key-0123456789abcdef"
 PERIOD = PERIOD_MILLIS // 1000
 # Never start a phone-computed scan this close to a rollover: a code of the previous step
 # must not become two steps old between the phone and the till.
-ROLLOVER_MARGIN = 3.0
 
 
 def _phone_code(secret_hex: str, at: float) -> str:
@@ -62,11 +60,12 @@ def _pass_shows(tenant: Tenant, serial: str, at: float) -> str:
     return value_pattern(serial).replace("{totp_value_0}", _phone_code(secret_hex, at))
 
 
-async def _now_clear_of_a_rollover() -> float:
-    remaining = PERIOD - time.time() % PERIOD
-    if remaining < ROLLOVER_MARGIN:
-        await asyncio.sleep(remaining + 0.05)
-    return time.time()
+def _now_mid_step(clock: ManualClock) -> float:
+    """Move the clock to the middle of its 30 s step, clear of a rollover; that instant."""
+    now = clock.now().timestamp()
+    middle = now - now % PERIOD + PERIOD / 2
+    clock.set(datetime.fromtimestamp(middle, UTC))
+    return middle
 
 
 def test_the_secret_is_stable_per_pass_and_differs_between_passes() -> None:
@@ -91,11 +90,13 @@ def test_the_pattern_is_a_versioned_serial_and_googles_code_placeholder() -> Non
 
 
 async def test_the_code_shown_now_credits_the_member(
-    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
 ) -> None:
     tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
     member = await _member(client, tenant)
-    shown = _pass_shows(tenant, member["serial_number"], await _now_clear_of_a_rollover())
+    shown = _pass_shows(tenant, member["serial_number"], _now_mid_step(clock))
 
     response = await _scan(client, tenant, shown, "5")
 
@@ -106,11 +107,13 @@ async def test_the_code_shown_now_credits_the_member(
 
 
 async def test_a_code_shown_just_before_the_rollover_still_scans(
-    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
 ) -> None:
     tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
     member = await _member(client, tenant)
-    now = await _now_clear_of_a_rollover()
+    now = _now_mid_step(clock)
     shown = _pass_shows(tenant, member["serial_number"], now - PERIOD)
 
     response = await _scan(client, tenant, shown, "5")
@@ -120,11 +123,13 @@ async def test_a_code_shown_just_before_the_rollover_still_scans(
 
 
 async def test_a_code_two_steps_old_is_refused_like_a_forgery(
-    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
 ) -> None:
     tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
     member = await _member(client, tenant)
-    screenshot = _pass_shows(tenant, member["serial_number"], time.time() - 2 * PERIOD)
+    screenshot = _pass_shows(tenant, member["serial_number"], clock.now().timestamp() - 2 * PERIOD)
 
     response = await _scan(client, tenant, screenshot, "5")
 
@@ -136,11 +141,13 @@ async def test_a_code_two_steps_old_is_refused_like_a_forgery(
 
 
 async def test_a_wrong_code_is_refused(
-    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
 ) -> None:
     tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
     member = await _member(client, tenant)
-    now = time.time()
+    now = clock.now().timestamp()
     valid = {
         _pass_shows(tenant, member["serial_number"], now + shift).rsplit(".", 1)[1]
         for shift in (-PERIOD, 0, PERIOD)
@@ -156,11 +163,13 @@ async def test_a_wrong_code_is_refused(
 
 
 async def test_lookup_accepts_the_code_shown_now(
-    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
 ) -> None:
     tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
     member = await _member(client, tenant, family_name="Martin")
-    shown = _pass_shows(tenant, member["serial_number"], await _now_clear_of_a_rollover())
+    shown = _pass_shows(tenant, member["serial_number"], _now_mid_step(clock))
 
     response = await client.get(
         "/api/v1/scans/lookup",
@@ -174,21 +183,23 @@ async def test_lookup_accepts_the_code_shown_now(
 
 
 async def test_a_till_retrying_after_its_code_expired_gets_the_first_answer(
-    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
 ) -> None:
     tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
     member = await _member(client, tenant)
-    shown = _pass_shows(tenant, member["serial_number"], await _now_clear_of_a_rollover())
+    shown = _pass_shows(tenant, member["serial_number"], _now_mid_step(clock))
     key = str(uuid.uuid4())
     first = await _scan(client, tenant, shown, "5", key=key)
     assert first.status_code == 201, first.text
     data = ScanCreate.model_validate(
         {"barcode": shown, "amount": {"value": "5", "currency": "EUR"}}
     )
-    a_minute_and_a_half_later = datetime.now(UTC) + timedelta(seconds=90)
+    a_minute_and_a_half_later = clock.now() + timedelta(seconds=90)
 
     async with session_scope(session_factory) as session:
-        till = await _principal_from_api_key(session, tenant.pos_api_key)
+        till = await _principal_from_api_key(session, tenant.pos_api_key, clock.now())
 
         async def admit(idempotency_key: str) -> object:
             call = IdempotentCall.for_caller(

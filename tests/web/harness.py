@@ -27,8 +27,10 @@ import uvicorn
 from playwright.sync_api import Page, expect
 
 from certificates.dev import generate_dev_chain
+from tests.conftest import SUITE_NOW
 from tests.factories import PASSWORD, Tenant, make_tenant
 from wallet_service.app import create_app
+from wallet_service.clock import Clock, ManualClock
 from wallet_service.config import Environment, Settings
 from wallet_service.db import migrate
 from wallet_service.db.session import create_engine_for, create_session_factory
@@ -120,11 +122,11 @@ class LiveApp:
         return balance
 
 
-async def _seed(url: str, database_url: str) -> Tenant:
+async def _seed(url: str, database_url: str, clock: Clock) -> Tenant:
     engine = create_engine_for(database_url)
     try:
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-            tenant = await make_tenant(create_session_factory(engine), http, name="Cafe")
+            tenant = await make_tenant(create_session_factory(engine, clock), http, name="Cafe")
             # The full example program: tiers, cashback, stamps and a rewards catalog to show.
             response = await http.patch(
                 f"/api/v1/programs/{tenant.program_id}",
@@ -154,8 +156,11 @@ def start_live_app(data_dir: Path) -> Iterator[LiveApp]:
         secret_key="scanner-page-test-secret-0123456789abcdef",
     )
     generate_dev_chain(settings.certificates_dir, "pass.test.wallet-service.web", "TESTTEAM42")
+    clock = ManualClock(SUITE_NOW)  # pinned, like the rest of the suite
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), log_level="warning", lifespan="on", access_log=False)
+        uvicorn.Config(
+            create_app(settings, clock), log_level="warning", lifespan="on", access_log=False
+        )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -164,7 +169,7 @@ def start_live_app(data_dir: Path) -> Iterator[LiveApp]:
         while not server.started:
             assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
             time.sleep(0.05)
-        tenant = _run_async(lambda: _seed(url, database_url))
+        tenant = _run_async(lambda: _seed(url, database_url, clock))
         yield LiveApp(url, settings, tenant)
     finally:
         server.should_exit = True

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from wallet_service.app import create_app
 from wallet_service.config import Environment, Settings
-from wallet_service.web.router import STATIC_DIR
+from wallet_service.web.pages import STATIC_DIR
 
 
 @pytest.fixture

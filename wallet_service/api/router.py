@@ -1,22 +1,25 @@
-"""Every ``/api/v1`` router, assembled in one place."""
+"""The merchant REST routers of ``/api/v1``, assembled in one place.
+
+The scan and device-log routes live with their contexts (``scanning``, ``apple``) and are
+mounted under the same prefix by :func:`wallet_service.app.create_app`.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wallet_service.api.api_keys.router import router as api_keys_router
-from wallet_service.api.auth.router import router as auth_router
-from wallet_service.api.members.router import router as members_router
-from wallet_service.api.merchants.router import router as merchants_router
-from wallet_service.api.programs.router import router as programs_router
-from wallet_service.api.staff.router import router as staff_router
-from wallet_service.api.stores.router import router as stores_router
-from wallet_service.apple.router import logs_router as passkit_logs_router
-from wallet_service.scanning.router import router as scanning_router
+from wallet_service.api.api_keys import router as api_keys_router
+from wallet_service.api.auth import router as auth_router
+from wallet_service.api.members import router as members_router
+from wallet_service.api.merchants import router as merchants_router
+from wallet_service.api.programs import router as programs_router
+from wallet_service.api.staff import router as staff_router
+from wallet_service.api.stores import router as stores_router
 
-__all__ = ["api_router"]
+__all__ = ["API_PREFIX", "api_router"]
 
-api_router = APIRouter(prefix="/api/v1")
+API_PREFIX = "/api/v1"
+api_router = APIRouter(prefix=API_PREFIX)
 for router in (
     auth_router,
     merchants_router,
@@ -25,7 +28,5 @@ for router in (
     staff_router,
     api_keys_router,
     members_router,
-    passkit_logs_router,
-    scanning_router,
 ):
     api_router.include_router(router)

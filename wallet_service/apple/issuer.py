@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import anyio
@@ -93,8 +94,8 @@ def load_apple_issuer(settings: Settings) -> AppleIssuer | None:
     )
 
 
-def certificate_report(settings: Settings) -> CertificateReport | None:
+def certificate_report(settings: Settings, now: datetime) -> CertificateReport | None:
     try:
-        return check(settings.certificates_dir)
+        return check(settings.certificates_dir, now=now)
     except CertificateError:
         return None

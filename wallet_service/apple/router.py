@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -16,21 +17,23 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wallet_service.api.deps import SessionDep, require
-from wallet_service.api.members.cards import card_state_for
-from wallet_service.api.members.service import member_by_link, member_by_serial
-from wallet_service.api.problems import responses
-from wallet_service.api.schemas import Page, PageParamsDep, ReadModel
 from wallet_service.apple import registrations
 from wallet_service.apple.issuer import AppleIssuer, AppleWalletUnavailable
 from wallet_service.apple.pkpass import PKPASS_MEDIA_TYPE
-from wallet_service.db.base import utcnow
-from wallet_service.db.models import Member, PassLogEntry, Program
+from wallet_service.cards.holders import member_by_link, member_by_serial
+from wallet_service.cards.state import card_state_for
+from wallet_service.db.models import Member, PassLogEntry
 from wallet_service.db.repository import count_and_list
 from wallet_service.errors import AuthenticationRequired, InvalidRequest, NotFound
+from wallet_service.http.deps import BarcodeKeysDep, ClockDep, LinksDep, SessionDep, require
+from wallet_service.http.pagination import PageParamsDep
+from wallet_service.http.problems import responses
 from wallet_service.links import MemberLinks
+from wallet_service.programs.service import get_program
+from wallet_service.schemas import Page, ReadModel
+from wallet_service.security.keys import KeyRing
 from wallet_service.security.permissions import Permission
-from wallet_service.security.principal import Principal
+from wallet_service.security.principal import MerchantScope, Principal
 
 __all__ = ["download_router", "logs_router", "passkit_router"]
 
@@ -53,6 +56,15 @@ SerialNumber = Annotated[str, Path(min_length=1, max_length=64)]
 passkit_router = APIRouter(prefix="/passkit/v1", tags=["PassKit web service"])
 download_router = APIRouter(prefix="/wallet/apple", tags=["Apple Wallet"])
 logs_router = APIRouter(prefix="/passkit", tags=["Apple Wallet"])
+
+
+@dataclass(frozen=True)
+class CardSources:
+    """What a pass is rendered with besides the member: links, barcode keys, the time."""
+
+    links: MemberLinks
+    barcode_keys: KeyRing
+    now: datetime
 
 
 class RegistrationBody(BaseModel):
@@ -96,10 +108,10 @@ async def _authenticated_pass(
     return member
 
 
-def _http_date(moment: datetime) -> str:
+def _http_date(moment: datetime, now: datetime) -> str:
     # Never in the future (HTTP forbids it): versions are spaced a second apart and may run
     # ahead of the clock for a moment; the next fetch then simply gets the pass again.
-    moment = min(moment, utcnow())
+    moment = min(moment, now)
     return email.utils.format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
 
 
@@ -116,26 +128,31 @@ def _not_modified_since(member: Member, if_modified_since: str | None) -> bool:
 
 
 async def _pkpass_response(
-    request: Request, session: AsyncSession, issuer: AppleIssuer, member: Member
+    request: Request,
+    session: AsyncSession,
+    issuer: AppleIssuer,
+    member: Member,
+    card: CardSources,
 ) -> Response:
-    program = await session.get(Program, member.program_id)
-    assert program is not None
     headers = {
-        "Last-Modified": _http_date(member.pass_updated_at),
+        "Last-Modified": _http_date(member.pass_updated_at, card.now),
         # One customer's card: revalidated by the device, never kept by a shared cache.
         "Cache-Control": "private, no-cache",
         "Content-Disposition": 'attachment; filename="loyalty-card.pkpass"',
     }
     if request.method == "HEAD":
         return Response(status_code=200, media_type=PKPASS_MEDIA_TYPE, headers=headers)
-    links: MemberLinks = request.app.state.links
-    card = await card_state_for(
+    scope = MerchantScope.of_pass_holder(member.merchant_id)
+    program = await get_program(session, scope, member.program_id)
+    state = await card_state_for(
         session,
+        scope,
         member,
-        barcode_key=request.app.state.barcode_keys.active,
-        card_page_url=links.card_page_url(member.serial_number),
+        barcode_key=card.barcode_keys.active,
+        card_page_url=card.links.card_page_url(member.serial_number),
+        now=card.now,
     )
-    content = await issuer.issue(card, program.template)
+    content = await issuer.issue(state, program.template)
     return Response(content=content, media_type=PKPASS_MEDIA_TYPE, headers=headers)
 
 
@@ -202,6 +219,7 @@ async def list_updated_serials(
     pass_type_identifier: PassTypeId,
     session: SessionDep,
     issuer: AppleIssuerDep,
+    clock: ClockDep,
     passes_updated_since: Annotated[str | None, Query(alias="passesUpdatedSince")] = None,
 ) -> Response | SerialNumbers:
     """Serial numbers of this device's passes that changed since the tag it last got."""
@@ -219,7 +237,7 @@ async def list_updated_serials(
         device_library_identifier=device_library_identifier,
         pass_type_identifier=pass_type_identifier,
         since=since,
-        now=utcnow(),
+        now=clock.now(),
     )
     if not serials:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -253,6 +271,9 @@ async def latest_pass(
     serial_number: SerialNumber,
     session: SessionDep,
     issuer: AppleIssuerDep,
+    links: LinksDep,
+    barcode_keys: BarcodeKeysDep,
+    clock: ClockDep,
     authorization: Annotated[str | None, Header()] = None,
     if_modified_since: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -260,12 +281,15 @@ async def latest_pass(
     member = await _authenticated_pass(
         session, issuer, pass_type_identifier, serial_number, authorization
     )
+    now = clock.now()
     if _not_modified_since(member, if_modified_since):
         return Response(
             status_code=status.HTTP_304_NOT_MODIFIED,
-            headers={"Last-Modified": _http_date(member.pass_updated_at)},
+            headers={"Last-Modified": _http_date(member.pass_updated_at, now)},
         )
-    return await _pkpass_response(request, session, issuer, member)
+    return await _pkpass_response(
+        request, session, issuer, member, CardSources(links, barcode_keys, now)
+    )
 
 
 @passkit_router.post("/log", status_code=status.HTTP_200_OK, responses=responses(422))
@@ -285,12 +309,17 @@ async def download_pass(
     token: Annotated[str, Path(max_length=64)],
     session: SessionDep,
     issuer: AppleIssuerDep,
+    links: LinksDep,
+    barcode_keys: BarcodeKeysDep,
+    clock: ClockDep,
 ) -> Response:
     """The customer's *Add to Apple Wallet* link."""
-    member = await member_by_link(session, request.app.state.links, serial_number, token)
+    member = await member_by_link(session, links, serial_number, token)
     if member is None:
         raise NotFound("No such pass.", code="pass_not_found")
-    return await _pkpass_response(request, session, issuer, member)
+    return await _pkpass_response(
+        request, session, issuer, member, CardSources(links, barcode_keys, clock.now())
+    )
 
 
 Reader = Annotated[Principal, Depends(require(Permission.merchant_read))]

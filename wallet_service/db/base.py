@@ -1,7 +1,9 @@
 """Declarative base and the column types every model shares.
 
 Timestamps are stored as naive UTC and always handed back timezone-aware, because SQLite
-has no timezone type and PostgreSQL must not depend on the server's zone.
+has no timezone type and PostgreSQL must not depend on the server's zone. Default timestamps
+(``created_at`` and the like) come from the clock the session factory bound to its engine
+(:func:`~wallet_service.db.session.create_session_factory`), never from the machine's.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, MetaData, Uuid
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, ExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "TenantMixin", "UTCDateTime", "utcnow"]
+__all__ = ["CLOCK_OPTION", "Base", "TenantMixin", "UTCDateTime", "clock_now"]
 
 # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -27,8 +29,19 @@ NAMING_CONVENTION = {
 }
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# The execution option under which an engine carries its clock.
+CLOCK_OPTION = "wallet_clock"
+
+
+def clock_now(context: ExecutionContext) -> datetime:
+    """Column default: "now" from the clock bound to the statement's engine."""
+    clock = context.execution_options.get(CLOCK_OPTION)
+    if clock is None:
+        raise RuntimeError(
+            "no clock is bound to this engine: build sessions with create_session_factory()"
+        )
+    now: datetime = clock.now()
+    return now
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -56,7 +69,7 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), uuid.UUID: Uuid()}
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock_now)
 
 
 class TenantMixin:

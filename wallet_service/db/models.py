@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from wallet_service.db.base import Base, TenantMixin, utcnow
+from wallet_service.db.base import Base, TenantMixin, clock_now
 from wallet_service.security.permissions import Role
 
 __all__ = [
@@ -136,7 +136,7 @@ class Member(TenantMixin, Base):
     ledger_length: Mapped[int] = mapped_column(Integer, default=0)
     # Bumped on every change the card shows; the PassKit web service and pushes key off it.
     pass_version: Mapped[int] = mapped_column(Integer, default=1)
-    pass_updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    pass_updated_at: Mapped[datetime] = mapped_column(default=clock_now)
     # The pass_version Google Wallet last received (None: never sent).
     google_pass_version: Mapped[int | None] = mapped_column(Integer)
     # When Google last refused this card (retried an hour later, not every worker round).
@@ -257,7 +257,7 @@ class PassRegistration(TenantMixin, Base):
     pass_type_identifier: Mapped[str] = mapped_column(String(255))
     serial_number: Mapped[str] = mapped_column(String(36))
     push_token: Mapped[str] = mapped_column(String(255))
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=clock_now, onupdate=clock_now)
 
     __table_args__ = (
         UniqueConstraint("device_library_identifier", "pass_type_identifier", "serial_number"),

@@ -8,11 +8,17 @@ write lock is taken up front and concurrent balance changes queue instead of fai
 read transaction tries to upgrade. Within one process they queue on a pool of a single
 connection (first come, first served, no polling); other processes (the worker, the CLI)
 wait on SQLite's ``busy_timeout``, which retries by sleeping.
+
+Work that must follow a commit (today: inserting a just-enrolled card in Google Wallet) is
+registered with :func:`after_commit` and run by :func:`session_scope` once the transaction
+has committed, never if it rolled back. It is the one such hook; the transactional outbox
+will replace it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,13 +31,20 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from wallet_service.clock import Clock
+from wallet_service.db.base import CLOCK_OPTION
+
 __all__ = [
+    "AfterCommit",
+    "after_commit",
+    "bound_clock",
     "create_engine_for",
     "create_session_factory",
     "session_scope",
     "sync_url",
 ]
 
+logger = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -95,15 +108,44 @@ def create_engine_for(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 def create_session_factory(
-    engine: AsyncEngine, info: dict[str, Any] | None = None
+    engine: AsyncEngine, clock: Clock, info: dict[str, Any] | None = None
 ) -> async_sessionmaker[AsyncSession]:
-    """Sessions on ``engine``; ``info`` is shared by every session (e.g. a process-wide cache)."""
+    """Sessions on ``engine`` whose default timestamps come from ``clock``; ``info`` is
+    shared by every session (e.g. a process-wide cache)."""
+    # The clock rides on the engine's execution options, where column defaults can read it.
+    bound = engine.execution_options(**{CLOCK_OPTION: clock})
     # expire_on_commit=False: responses are built from rows after the transaction ends.
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
+    return async_sessionmaker(bound, expire_on_commit=False, autoflush=False, info=info)
+
+
+def bound_clock(factory: async_sessionmaker[AsyncSession]) -> Clock:
+    """The clock whose time ``factory``'s sessions stamp rows with."""
+    clock: Clock = factory.kw["bind"].get_execution_options()[CLOCK_OPTION]
+    return clock
+
+
+AfterCommit = Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]
+_AFTER_COMMIT = "after_commit"
+
+
+def after_commit(session: AsyncSession, job: AfterCommit) -> None:
+    """Run ``job`` (given the session factory) once ``session``'s transaction has committed."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(job)
 
 
 @asynccontextmanager
 async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One transaction: committed when the block ends normally, rolled back otherwise."""
-    async with factory() as session, session.begin():
-        yield session
+    """One transaction: committed when the block ends normally, rolled back otherwise.
+
+    Jobs registered with :func:`after_commit` run after the commit; a failing job is
+    logged (each must be safe to retry later, as the worker does).
+    """
+    async with factory() as session:
+        async with session.begin():
+            yield session
+        jobs: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
+    for job in jobs:
+        try:
+            await job(factory)
+        except Exception:
+            logger.exception("a job after commit failed")

@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import RedirectResponse, Response
 
-from wallet_service.api.deps import GoogleWalletDep, SessionDep
-from wallet_service.api.members.service import member_by_link
-from wallet_service.api.problems import responses
-from wallet_service.db.base import utcnow
+from wallet_service.cards.holders import member_by_link
 from wallet_service.errors import NotFound
+from wallet_service.google.deps import GoogleWalletDep
 from wallet_service.google.wallet import PUBLIC_IMAGES, GoogleWalletNotConfigured
+from wallet_service.http.deps import ClockDep, LinksDep, SessionDep
+from wallet_service.http.problems import responses
 from wallet_service.passes.templates import TemplateError, load_template
 
 __all__ = ["router"]
@@ -56,13 +56,15 @@ async def save_to_google_wallet(
     token: Annotated[str, Path(max_length=64)],
     session: SessionDep,
     wallet: GoogleWalletDep,
+    links: LinksDep,
+    clock: ClockDep,
 ) -> RedirectResponse:
     """The card page's *Add to Google Wallet* button: brings the card up to date in Google
     Wallet, then sends the customer to Google's save page."""
-    member = await member_by_link(session, request.app.state.links, serial_number, token)
+    member = await member_by_link(session, links, serial_number, token)
     if member is None:
         raise NotFound("No such pass.", code="pass_not_found")
-    target = wallet.save_url(member, utcnow())
+    target = wallet.save_url(member, clock.now())
     if target is None:
         raise GoogleWalletNotConfigured("This card is not offered in Google Wallet yet.")
     await wallet.sync_member(session, member, request.app.state.session_factory)

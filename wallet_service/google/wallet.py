@@ -30,9 +30,9 @@ from certificates.google import (
     google_credentials_path,
     load_google_credentials,
 )
-from wallet_service.api.members.cards import card_state_for
+from wallet_service.cards.state import card_state_for
+from wallet_service.clock import Clock
 from wallet_service.config import Settings
-from wallet_service.db.base import utcnow
 from wallet_service.db.models import Member, Merchant, Program
 from wallet_service.db.session import session_scope
 from wallet_service.errors import ServiceUnavailable
@@ -50,6 +50,7 @@ from wallet_service.links import MemberLinks
 from wallet_service.passes.templates import load_template, parse_rgb
 from wallet_service.scanning import rotating
 from wallet_service.security.keys import KeyRing
+from wallet_service.security.principal import MerchantScope
 
 __all__ = ["GoogleWallet", "GoogleWalletNotConfigured", "SyncReport"]
 
@@ -94,6 +95,7 @@ class GoogleWallet:
     barcode_keys: KeyRing = field(repr=False)
     links: MemberLinks = field(repr=False)
     http: httpx.AsyncClient
+    clock: Clock
     _credentials: dict[uuid.UUID, tuple[float, GoogleCredentials | None]] = field(
         default_factory=dict
     )
@@ -102,7 +104,9 @@ class GoogleWallet:
     _classes_sent: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, settings: Settings, http: httpx.AsyncClient) -> GoogleWallet:
+    def from_settings(
+        cls, settings: Settings, http: httpx.AsyncClient, clock: Clock
+    ) -> GoogleWallet:
         master, retired = settings.signing_key(), settings.retired_signing_keys()
         return cls(
             certificates_dir=settings.certificates_dir,
@@ -113,6 +117,7 @@ class GoogleWallet:
             barcode_keys=KeyRing.derive(master, retired, "barcode-token"),
             links=MemberLinks.from_settings(settings),
             http=http,
+            clock=clock,
         )
 
     # -- credentials -----------------------------------------------------------------------
@@ -227,7 +232,9 @@ class GoogleWallet:
         for merchant_id in self.configured_merchants():
             prepared, unbuilt = [], []
             async with session_scope(factory) as session:
-                members = (await session.execute(_changed(merchant_id, per_merchant))).scalars()
+                members = (
+                    await session.execute(_changed(merchant_id, per_merchant, self.clock.now()))
+                ).scalars()
                 for member in members:
                     try:
                         async with session.begin_nested():  # a failure spoils only this card
@@ -239,7 +246,7 @@ class GoogleWallet:
             report.failed += len(unbuilt)
             for member_id in unbuilt:
                 async with session_scope(factory) as recording:
-                    await _record_refused(recording, member_id)
+                    await _record_refused(recording, member_id, self.clock.now())
             for one in prepared:
                 try:
                     await self._send(one)
@@ -249,7 +256,7 @@ class GoogleWallet:
                     if exc.code in _MERCHANT_WIDE_FAILURES:
                         break  # not this card's fault: the whole merchant waits a round
                     async with session_scope(factory) as recording:
-                        await _record_refused(recording, one.member_id)
+                        await _record_refused(recording, one.member_id, self.clock.now())
                     continue
                 async with session_scope(factory) as recording:
                     await _record_sent(recording, one)
@@ -265,9 +272,11 @@ class GoogleWallet:
         assert program is not None and merchant is not None  # foreign keys guarantee them
         card = await card_state_for(
             session,
+            MerchantScope.for_operator(member.merchant_id),
             member,
             barcode_key=self.barcode_keys.active,
             card_page_url=self.links.card_page_url(member.serial_number),
+            now=self.clock.now(),
         )
         code = None
         if program.rotating_barcode:
@@ -320,7 +329,7 @@ _MERCHANT_WIDE_FAILURES = frozenset(
 )
 
 
-def _changed(merchant_id: uuid.UUID, limit: int) -> Select[Member]:
+def _changed(merchant_id: uuid.UUID, limit: int, now: datetime) -> Select[Member]:
     return (
         select(Member)
         .where(
@@ -333,7 +342,7 @@ def _changed(merchant_id: uuid.UUID, limit: int) -> Select[Member]:
             # will never take cannot fill every round and starve the merchant's others.
             or_(
                 Member.google_refused_at.is_(None),
-                Member.google_refused_at < utcnow() - REFUSED_CARD_RETRY,
+                Member.google_refused_at < now - REFUSED_CARD_RETRY,
             ),
         )
         .order_by(Member.pass_updated_at)
@@ -353,7 +362,7 @@ async def _record_sent(session: AsyncSession, prepared: _Prepared) -> None:
     )
 
 
-async def _record_refused(session: AsyncSession, member_id: uuid.UUID) -> None:
+async def _record_refused(session: AsyncSession, member_id: uuid.UUID, now: datetime) -> None:
     await session.execute(
-        update(Member).where(Member.id == member_id).values(google_refused_at=utcnow())
+        update(Member).where(Member.id == member_id).values(google_refused_at=now)
     )

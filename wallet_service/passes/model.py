@@ -14,7 +14,7 @@ Example::
         points_to_next_tier=750, progress_text="750 points to Platinum",
         barcode_message="LW1....", barcode_alt_text="0B7C 5A5E",
         card_page_url="https://loyalty.example/c/0b7c5a5e", program_name="Le Club",
-        organization_name="Maison Caféine", last_modified=datetime.now(UTC),
+        organization_name="Maison Caféine", last_modified=clock.now(),
     )
 """
 

@@ -21,8 +21,8 @@ import contextlib
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from wallet_service.api.idempotency import StoredResponse
 from wallet_service.db.session import session_scope
+from wallet_service.idempotency.records import StoredResponse
 from wallet_service.scanning.service import ScanRequest, ScanResult, record_scans
 
 __all__ = ["ScanBatcher"]

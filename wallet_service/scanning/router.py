@@ -12,11 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from wallet_service.api.deps import SessionDep, require
-from wallet_service.api.idempotency import IdempotencyKeyDep, IdempotentCall, StoredResponse
-from wallet_service.api.problems import responses
-from wallet_service.db.base import utcnow
 from wallet_service.errors import BadRequest
+from wallet_service.http.deps import ClockDep, IdempotencyKeyDep, SessionDep, require
+from wallet_service.http.problems import responses
+from wallet_service.idempotency.records import IdempotentCall, StoredResponse
 from wallet_service.scanning import service
 from wallet_service.scanning.batcher import ScanBatcher
 from wallet_service.scanning.schemas import (
@@ -71,10 +70,13 @@ async def lookup_card(
     request: Request,
     session: SessionDep,
     principal: Reader,
+    clock: ClockDep,
     barcode: Annotated[str, Query(min_length=1, max_length=512)],
 ) -> LookupRead:
     """Check a card without crediting it: member, balance, tier and usable rewards."""
-    return await service.lookup_card(session, principal, barcode, _barcode_key(request), utcnow())
+    return await service.lookup_card(
+        session, principal, barcode, _barcode_key(request), clock.now()
+    )
 
 
 @router.post(
@@ -88,6 +90,7 @@ async def record_scan(
     data: ScanCreate,
     session: SessionDep,
     principal: Scanner,
+    clock: ClockDep,
     idempotency_key: IdempotencyKeyDep,
 ) -> JSONResponse:
     """Credit a purchase (in store or online) to the card's member."""
@@ -96,7 +99,9 @@ async def record_scan(
         # must still not credit the same order twice.
         idempotency_key = f"{ONLINE_ORDER_KEY}{data.order_id}"
     call = _call(idempotency_key, request, principal, data.model_dump(mode="json"))
-    scan = await service.admit_scan(session, principal, data, call, _barcode_key(request), utcnow())
+    scan = await service.admit_scan(
+        session, principal, data, call, _barcode_key(request), clock.now()
+    )
     if isinstance(scan, StoredResponse):  # a retry whose rotating code expired meanwhile
         return _json(scan)
     batcher: ScanBatcher = request.app.state.scan_batcher
@@ -114,11 +119,14 @@ async def redeem_reward(
     data: RedemptionCreate,
     session: SessionDep,
     principal: Scanner,
+    clock: ClockDep,
     idempotency_key: IdempotencyKeyDep,
 ) -> JSONResponse:
     """Spend points on a catalog reward; the answer says what to give the customer."""
     call = _call(idempotency_key, request, principal, data.model_dump(mode="json"))
-    stored = await service.redeem(session, principal, data, call, _barcode_key(request), utcnow())
+    stored = await service.redeem(
+        session, principal, data, call, _barcode_key(request), clock.now()
+    )
     return _json(stored)
 
 
@@ -134,9 +142,10 @@ async def reverse_transaction(
     data: ReversalCreate,
     session: SessionDep,
     principal: Scanner,
+    clock: ClockDep,
     idempotency_key: IdempotencyKeyDep,
 ) -> JSONResponse:
     """Undo a mistaken scan or redemption exactly (once)."""
     call = _call(idempotency_key, request, principal, data.model_dump(mode="json"))
-    stored = await service.reverse(session, principal, transaction_id, data, call, utcnow())
+    stored = await service.reverse(session, principal, transaction_id, data, call, clock.now())
     return _json(stored)

@@ -17,8 +17,7 @@ from sqlalchemy import Select, bindparam, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wallet_service.api.idempotency import IdempotentCall, KnownAnswers, StoredResponse
-from wallet_service.api.members.accounts import (
+from wallet_service.accounts.posting import (
     Account,
     LedgerWrites,
     PostingSource,
@@ -27,10 +26,10 @@ from wallet_service.api.members.accounts import (
     new_context,
     post,
 )
-from wallet_service.api.stores.service import get_store
 from wallet_service.db.models import LedgerTransaction, Member, MemberStatus, Program, RewardStock
 from wallet_service.db.repository import get_scoped
 from wallet_service.errors import Conflict, NotFound, PermissionDenied, WalletError
+from wallet_service.idempotency.records import IdempotentCall, KnownAnswers, StoredResponse
 from wallet_service.loyalty import (
     Basket,
     BasketLine,
@@ -59,6 +58,7 @@ from wallet_service.scanning.short_code import serial_prefix_of
 from wallet_service.scanning.token import InvalidBarcode, verify_token
 from wallet_service.security.keys import KeyRing
 from wallet_service.security.principal import MerchantScope, Principal
+from wallet_service.stores.service import get_store
 
 __all__ = [
     "ScanRequest",

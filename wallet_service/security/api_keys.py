@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from wallet_service.clock import Clock
 from wallet_service.security.principal import Principal
 
 __all__ = [
@@ -73,16 +74,17 @@ class RecentKeys:
     accepting it within ``ttl_seconds``.
     """
 
+    clock: Clock
     ttl_seconds: float = 5.0
     max_keys: int = 10_000
-    _seen: dict[str, tuple[float, str, Principal]] = field(default_factory=dict)
+    _seen: dict[str, tuple[datetime, str, Principal]] = field(default_factory=dict)
     # Revoked here: never remembered again, even by a request that read the row before the
     # revocation committed.
     _revoked: set[str] = field(default_factory=set)
 
     def principal(self, prefix: str, secret: str) -> Principal | None:
         seen = self._seen.get(prefix)
-        if seen is None or time.monotonic() - seen[0] > self.ttl_seconds:
+        if seen is None or (self.clock.now() - seen[0]).total_seconds() > self.ttl_seconds:
             return None
         return seen[2] if secret_matches(secret, seen[1]) else None
 
@@ -92,7 +94,7 @@ class RecentKeys:
         self._seen.pop(prefix, None)  # re-inserted last: the dict stays oldest-first
         if len(self._seen) >= self.max_keys:
             self._seen.pop(next(iter(self._seen)))
-        self._seen[prefix] = (time.monotonic(), secret_hash, principal)
+        self._seen[prefix] = (self.clock.now(), secret_hash, principal)
 
     def forget(self, prefix: str) -> None:
         """The key was revoked: stop accepting it from memory, for good."""

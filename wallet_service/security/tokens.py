@@ -60,9 +60,13 @@ class TokenKeys:
 
 
 def issue_access_token(
-    keys: TokenKeys, *, staff_id: uuid.UUID, merchant_id: uuid.UUID, lifetime: timedelta
+    keys: TokenKeys,
+    *,
+    staff_id: uuid.UUID,
+    merchant_id: uuid.UUID,
+    lifetime: timedelta,
+    now: datetime,
 ) -> tuple[str, datetime]:
-    now = datetime.now(UTC)
     expires_at = now + lifetime
     claims = {
         "iss": ISSUER,
@@ -77,7 +81,8 @@ def issue_access_token(
     return token, expires_at
 
 
-def read_access_token(keys: TokenKeys, token: str) -> AccessClaims:
+def read_access_token(keys: TokenKeys, token: str, now: datetime) -> AccessClaims:
+    """The token's claims if it is ours and unexpired at ``now`` (the injected clock's)."""
     try:
         kid = jwt.get_unverified_header(token).get("kid")
         key = keys.lookup(kid) if isinstance(kid, str) else None
@@ -89,12 +94,20 @@ def read_access_token(keys: TokenKeys, token: str) -> AccessClaims:
             algorithms=[_ALGORITHM],
             audience=AUDIENCE,
             issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            # Expiry is checked below against the injected clock, not PyJWT's system time.
+            options={
+                "require": ["exp", "iat", "sub", "aud", "iss"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
         )
+        expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+        if expires_at <= now:
+            raise InvalidToken("the token has expired")
         return AccessClaims(
             staff_id=uuid.UUID(claims["sub"]),
             merchant_id=uuid.UUID(claims["mid"]),
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            expires_at=expires_at,
         )
     except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise InvalidToken(str(exc)) from exc

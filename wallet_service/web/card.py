@@ -12,24 +12,18 @@ from typing import Annotated
 import segno
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 
-from wallet_service.api.deps import LinksDep, SessionDep
-from wallet_service.api.members.accounts import load_account
-from wallet_service.api.members.cards import barcode_alt_text
-from wallet_service.api.members.service import member_by_link
-from wallet_service.db.base import utcnow
-from wallet_service.db.models import LedgerTransaction, MemberStatus, Merchant
+from wallet_service.cards.holders import member_by_link
+from wallet_service.cards.page import card_page as card_page_view
 from wallet_service.errors import NotFound
+from wallet_service.google.deps import GoogleWalletDep
+from wallet_service.http.deps import BarcodeKeysDep, ClockDep, LinksDep, SessionDep
 from wallet_service.loyalty import format_money
-from wallet_service.scanning.service import stock_used
-from wallet_service.scanning.token import issue_token
-from wallet_service.web.router import PAGE_HEADERS, static_url, templates
+from wallet_service.web.pages import PAGE_HEADERS, static_url, templates
 
 __all__ = ["card_router"]
 
 card_router = APIRouter(include_in_schema=False)
-RECENT_ACTIVITY = 10
 _KIND_LABELS = {
     "purchase": "Purchase",
     "redemption": "Reward",
@@ -47,48 +41,24 @@ async def card_page(
     token: Annotated[str, Path(max_length=64)],
     session: SessionDep,
     links: LinksDep,
+    barcode_keys: BarcodeKeysDep,
+    google: GoogleWalletDep,
+    clock: ClockDep,
 ) -> HTMLResponse:
     member = await member_by_link(session, links, serial_number, token)
     if member is None:
         raise NotFound("No such card.", code="card_not_found")
-    account = await load_account(session, member)
-    merchant = await session.get(Merchant, member.merchant_id)
-    assert merchant is not None  # a foreign key guarantees it
-    now = utcnow()
-    state = account.state(now)
-    recent = (
-        await session.execute(
-            select(LedgerTransaction)
-            .where(LedgerTransaction.member_id == member.id)
-            .order_by(LedgerTransaction.position.desc())
-            .limit(RECENT_ACTIVITY)
-        )
-    ).scalars()
-    points_by_transaction = {t.transaction_id: t for t in account.ledger.transactions}
-    activity = []
-    for row in recent:
-        domain = points_by_transaction.get(str(row.id))
-        points = sum(e.points for e in domain.entries) if domain else 0
-        activity.append(
-            {
-                "when": row.occurred_at.astimezone(account.loyalty.rules.zone).strftime("%d %b %Y"),
-                "what": _KIND_LABELS.get(row.kind, row.kind),
-                "points": points,
-            }
-        )
-    barcode = issue_token(request.app.state.barcode_keys.active, member.serial_number)
-    rewards = account.loyalty.reward_options(
-        account.ledger, now, stock_used=await stock_used(session, account)
-    )
+    page = await card_page_view(session, member, barcode_key=barcode_keys.active, now=clock.now())
+    state = page.state
     return templates.TemplateResponse(
         request,
         "card.html",
         {
             "static_url": lambda name: static_url(request, name),
-            "merchant_name": merchant.name,
-            "program_name": account.program.name,
-            "member_name": f"{member.given_name} {member.family_name}".strip() or "Member",
-            "active": member.status is MemberStatus.active,
+            "merchant_name": page.merchant_name,
+            "program_name": page.program_name,
+            "member_name": page.member_name,
+            "active": page.active,
             "points": state.balances.points,
             "tier": state.tier.tier.name,
             "perks": state.tier.tier.perks,
@@ -101,16 +71,21 @@ async def card_page(
             if state.stamps_per_card
             else None,
             "expiring": state.expiring_soon.points,
-            "barcode_svg": segno.make_qr(barcode, error="m").svg_data_uri(scale=5, border=2),
-            "barcode_text": barcode_alt_text(
-                request.app.state.barcode_keys.active, member.serial_number
-            ),
+            "barcode_svg": segno.make_qr(page.barcode, error="m").svg_data_uri(scale=5, border=2),
+            "barcode_text": page.barcode_text,
             "apple_pass_url": links.apple_pass_url(member.serial_number),
             "google_save_page_url": links.google_save_page_url(member.serial_number)
-            if request.app.state.google.credentials(member.merchant_id)
+            if google.credentials(member.merchant_id)
             else None,
-            "activity": activity,
-            "rewards": [r for r in rewards if r.usable],
+            "activity": [
+                {
+                    "when": a.occurred_at.strftime("%d %b %Y"),
+                    "what": _KIND_LABELS.get(a.kind, a.kind),
+                    "points": a.points,
+                }
+                for a in page.activity
+            ],
+            "rewards": page.usable_rewards,
         },
         # One customer's balance and barcode: never kept by a shared cache.
         headers={**PAGE_HEADERS, "Cache-Control": "private, no-cache"},

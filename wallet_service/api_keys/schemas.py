@@ -1,0 +1,44 @@
+"""API key payloads. The clear key appears once, in ``ApiKeyCreated``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, Field, field_validator
+
+from wallet_service.schemas import ReadModel
+from wallet_service.security.permissions import API_KEY_PERMISSIONS, Permission
+
+__all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyRead"]
+
+DEFAULT_SCOPES = sorted(API_KEY_PERMISSIONS)
+
+
+class ApiKeyCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    scopes: list[Permission] = Field(default_factory=lambda: list(DEFAULT_SCOPES))
+    store_id: uuid.UUID | None = None
+
+    @field_validator("scopes")
+    @classmethod
+    def _only_pos_scopes(cls, scopes: list[Permission]) -> list[Permission]:
+        extra = set(scopes) - API_KEY_PERMISSIONS
+        if extra:
+            raise ValueError(f"API keys cannot hold {sorted(p.value for p in extra)}")
+        return sorted(set(scopes))
+
+
+class ApiKeyRead(ReadModel):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    scopes: list[str]
+    store_id: uuid.UUID | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    created_at: datetime
+
+
+class ApiKeyCreated(ApiKeyRead):
+    key: str = Field(description="The clear API key. Shown once: store it now.")

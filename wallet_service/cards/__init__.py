@@ -1,0 +1,2 @@
+"""What a member's card shows, built from the database: the neutral ``CardState`` that the
+Apple and Google adapters render, and the customer's card page."""

@@ -1,0 +1,1 @@
+"""``Idempotency-Key`` records: a retried mutating call gets the first answer back."""

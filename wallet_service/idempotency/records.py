@@ -1,0 +1,156 @@
+"""``Idempotency-Key``: a retried mutating call returns the first answer instead of acting twice.
+
+The record is written in the same transaction as the change it describes, so either both
+exist or neither does. Callers check for a replay only after locking the row the call
+changes: a concurrent duplicate then waits for the first to commit and finds its record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import bindparam, insert, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wallet_service.db.base import Base
+from wallet_service.db.models import IdempotencyRecord
+from wallet_service.errors import Conflict
+from wallet_service.security.principal import MerchantScope
+
+__all__ = ["IdempotentCall", "KnownAnswers", "StoredResponse"]
+
+# Built once: on the till's hot path, building a statement per call costs about as much CPU
+# as running it.
+_RECORDS = Base.metadata.tables[IdempotencyRecord.__tablename__]
+_FIND_RECORD = select(
+    _RECORDS.c.request_fingerprint, _RECORDS.c.status_code, _RECORDS.c.response_body
+).where(_RECORDS.c.merchant_id == bindparam("merchant_id"), _RECORDS.c.key == bindparam("key"))
+_FIND_RECORDS = select(
+    _RECORDS.c.merchant_id,
+    _RECORDS.c.key,
+    _RECORDS.c.request_fingerprint,
+    _RECORDS.c.status_code,
+    _RECORDS.c.response_body,
+).where(
+    tuple_(_RECORDS.c.merchant_id, _RECORDS.c.key).in_(bindparam("merchant_keys", expanding=True))
+)
+_INSERT_RECORD = insert(_RECORDS)
+_REUSED = "This Idempotency-Key was already used for a different request."
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IdempotentCall:
+    """One mutating call: its key and a fingerprint of what it asked for."""
+
+    key: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, key: str, path: str, payload: Any) -> IdempotentCall:
+        canonical = json.dumps([path, payload], sort_keys=True, separators=(",", ":"), default=str)
+        return cls(key=key, fingerprint=hashlib.sha256(canonical.encode()).hexdigest())
+
+    @classmethod
+    def for_caller(cls, caller_id: uuid.UUID, key: str, path: str, payload: Any) -> IdempotentCall:
+        """A header key belongs to its caller: two tills numbering receipts alike never collide."""
+        return cls.of(f"{caller_id}:{key}", path, payload)
+
+    async def replay(self, session: AsyncSession, scope: MerchantScope) -> StoredResponse | None:
+        """The first answer for this key, or ``None``; a different request under it is a 409."""
+        record = (
+            await session.execute(_FIND_RECORD, {"merchant_id": scope.merchant_id, "key": self.key})
+        ).one_or_none()
+        if record is None:
+            return None
+        return self._matching(record.request_fingerprint, record.status_code, record.response_body)
+
+    def _matching(self, fingerprint: str, status_code: int, body: Any) -> StoredResponse:
+        if fingerprint != self.fingerprint:
+            raise Conflict(_REUSED, code="idempotency_key_reused")
+        return StoredResponse(status_code, body)
+
+    def _record(self, scope: MerchantScope, response: StoredResponse) -> dict[str, Any]:
+        return {
+            "merchant_id": scope.merchant_id,
+            "key": self.key,
+            "request_fingerprint": self.fingerprint,
+            "status_code": response.status_code,
+            "response_body": response.body,
+        }
+
+    async def remember(
+        self, session: AsyncSession, scope: MerchantScope, created: BaseModel
+    ) -> StoredResponse:
+        """Store ``created`` as this call's answer (201 Created) and return it."""
+        response = StoredResponse(201, created.model_dump(mode="json"))
+        try:
+            await session.execute(_INSERT_RECORD, self._record(scope, response))
+        except IntegrityError as exc:
+            # The same key raced in on another row at the same moment: the first one wins.
+            raise Conflict(
+                "A request with this Idempotency-Key is being processed.",
+                code="idempotency_key_reused",
+            ) from exc
+        return response
+
+
+class KnownAnswers:
+    """Idempotency for a batch of calls sharing one transaction: the answers stored before
+    it, read in one query, and those it adds, written in one statement by :meth:`save`.
+
+    A key that comes twice in the batch (a retry racing its original) replays the answer
+    given earlier in the same batch.
+    """
+
+    def __init__(self) -> None:
+        self._answers: dict[tuple[uuid.UUID, str], tuple[IdempotentCall, StoredResponse]] = {}
+        self._new: list[dict[str, Any]] = []
+
+    @classmethod
+    async def load(
+        cls, session: AsyncSession, calls: Iterable[tuple[MerchantScope, IdempotentCall]]
+    ) -> KnownAnswers:
+        known = cls()
+        keys = list({(scope.merchant_id, call.key) for scope, call in calls})
+        rows = await session.execute(_FIND_RECORDS, {"merchant_keys": keys})
+        for row in rows:
+            stored = IdempotentCall(row.key, row.request_fingerprint)
+            response = StoredResponse(row.status_code, row.response_body)
+            known._answers[(row.merchant_id, row.key)] = (stored, response)
+        return known
+
+    def replay(self, scope: MerchantScope, call: IdempotentCall) -> StoredResponse | None:
+        """As :meth:`IdempotentCall.replay`, from what the batch knows."""
+        found = self._answers.get((scope.merchant_id, call.key))
+        if found is None:
+            return None
+        stored, response = found
+        return call._matching(stored.fingerprint, response.status_code, response.body)
+
+    def remember(
+        self, scope: MerchantScope, call: IdempotentCall, created: BaseModel
+    ) -> StoredResponse:
+        """As :meth:`IdempotentCall.remember`; written by :meth:`save`."""
+        response = StoredResponse(201, created.model_dump(mode="json"))
+        self._answers[(scope.merchant_id, call.key)] = (call, response)
+        self._new.append(call._record(scope, response))
+        return response
+
+    async def save(self, session: AsyncSession) -> None:
+        """Write the answers the batch added (a key raced in elsewhere fails the batch)."""
+        if self._new:
+            await session.execute(_INSERT_RECORD, self._new if len(self._new) > 1 else self._new[0])
+            self._new = []

@@ -1,0 +1,66 @@
+"""Staff account persistence."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wallet_service.db.models import StaffUser
+from wallet_service.db.repository import count_and_list, get_scoped, scoped_select
+from wallet_service.errors import Conflict
+from wallet_service.security.passwords import hash_password
+from wallet_service.security.principal import MerchantScope
+from wallet_service.staff.schemas import StaffCreate, StaffUpdate
+from wallet_service.stores.service import get_store
+
+__all__ = ["create_staff", "get_staff", "list_staff", "update_staff"]
+
+
+async def create_staff(session: AsyncSession, scope: MerchantScope, data: StaffCreate) -> StaffUser:
+    email = str(data.email).lower()
+    taken = await session.execute(select(StaffUser.id).where(func.lower(StaffUser.email) == email))
+    if taken.first() is not None:
+        raise Conflict("That email already has a staff account.", code="staff_email_taken")
+    if data.store_id is not None:
+        await get_store(session, scope, data.store_id)
+    staff = StaffUser(
+        merchant_id=scope.merchant_id,
+        email=email,
+        full_name=data.full_name,
+        password_hash=hash_password(data.password.get_secret_value()),
+        role=data.role,
+        store_id=data.store_id,
+    )
+    session.add(staff)
+    await session.flush()
+    return staff
+
+
+async def get_staff(session: AsyncSession, scope: MerchantScope, staff_id: uuid.UUID) -> StaffUser:
+    return await get_scoped(session, scope, StaffUser, staff_id, what="staff")
+
+
+async def list_staff(
+    session: AsyncSession, scope: MerchantScope, *, offset: int, limit: int
+) -> tuple[int, Sequence[StaffUser]]:
+    statement = scoped_select(scope, StaffUser).order_by(StaffUser.email)
+    return await count_and_list(session, statement, offset=offset, limit=limit)
+
+
+async def update_staff(
+    session: AsyncSession, scope: MerchantScope, staff_id: uuid.UUID, data: StaffUpdate
+) -> StaffUser:
+    staff = await get_staff(session, scope, staff_id)
+    changes = data.model_dump(exclude_unset=True, exclude={"password"})
+    if changes.get("store_id") is not None:
+        await get_store(session, scope, changes["store_id"])
+    for field, value in changes.items():
+        if value is not None or field == "store_id":
+            setattr(staff, field, value)
+    if data.password is not None:
+        staff.password_hash = hash_password(data.password.get_secret_value())
+    await session.flush()
+    return staff

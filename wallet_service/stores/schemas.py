@@ -1,0 +1,49 @@
+"""Store payloads."""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from datetime import datetime
+
+from pydantic import BaseModel, Field, field_validator
+
+from wallet_service.schemas import ReadModel
+
+__all__ = ["StoreCreate", "StoreRead", "StoreUpdate"]
+
+
+def _known_timezone(value: str | None) -> str | None:
+    if value is not None and value not in zoneinfo.available_timezones():
+        raise ValueError(f"unknown IANA timezone {value!r}")
+    return value
+
+
+class StoreCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    address: str = Field(default="", max_length=500)
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    timezone: str = "UTC"
+
+    _timezone = field_validator("timezone")(_known_timezone)
+
+
+class StoreUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    address: str | None = Field(default=None, max_length=500)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    timezone: str | None = None
+
+    _timezone = field_validator("timezone")(_known_timezone)
+
+
+class StoreRead(ReadModel):
+    id: uuid.UUID
+    name: str
+    address: str
+    latitude: float
+    longitude: float
+    timezone: str
+    created_at: datetime
