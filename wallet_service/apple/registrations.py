@@ -11,12 +11,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wallet_service.db.models import Member, PassLogEntry, PassRegistration
+from wallet_service.db.repository import count_and_list, scoped_select
+from wallet_service.security.principal import MerchantScope
 
 __all__ = [
     "MAX_LOG_MESSAGE_CHARS",
     "UPDATE_TAG_GRACE",
     "decode_update_tag",
     "encode_update_tag",
+    "list_device_logs",
     "register_device",
     "serials_updated_since",
     "store_device_logs",
@@ -138,3 +141,13 @@ async def store_device_logs(session: AsyncSession, messages: Sequence[str]) -> N
             )
         )
     await session.flush()
+
+
+async def list_device_logs(
+    session: AsyncSession, scope: MerchantScope, *, offset: int, limit: int
+) -> tuple[int, Sequence[PassLogEntry]]:
+    """What Wallet on customers' devices reported about the merchant's passes, newest first."""
+    statement = scoped_select(scope, PassLogEntry).order_by(
+        PassLogEntry.created_at.desc(), PassLogEntry.id
+    )
+    return await count_and_list(session, statement, offset=offset, limit=limit)

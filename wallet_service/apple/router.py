@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wallet_service.apple import registrations
@@ -22,8 +21,7 @@ from wallet_service.apple.issuer import AppleIssuer, AppleWalletUnavailable
 from wallet_service.apple.pkpass import PKPASS_MEDIA_TYPE
 from wallet_service.cards.holders import member_by_link, member_by_serial
 from wallet_service.cards.state import card_state_for
-from wallet_service.db.models import Member, PassLogEntry
-from wallet_service.db.repository import count_and_list
+from wallet_service.db.models import Member
 from wallet_service.errors import AuthenticationRequired, InvalidRequest, NotFound
 from wallet_service.http.deps import BarcodeKeysDep, ClockDep, LinksDep, SessionDep, require
 from wallet_service.http.pagination import PageParamsDep
@@ -330,10 +328,7 @@ async def list_device_logs(
     session: SessionDep, principal: Reader, page: PageParamsDep
 ) -> Page[PassLogRead]:
     """What Wallet on customers' devices reported about this merchant's passes."""
-    statement = (
-        select(PassLogEntry)
-        .where(PassLogEntry.merchant_id == principal.scope.merchant_id)
-        .order_by(PassLogEntry.created_at.desc(), PassLogEntry.id)
+    count, rows = await registrations.list_device_logs(
+        session, principal.scope, offset=page.offset, limit=page.limit
     )
-    count, rows = await count_and_list(session, statement, offset=page.offset, limit=page.limit)
     return Page(data=[PassLogRead.model_validate(r) for r in rows], count=count)

@@ -3,6 +3,7 @@ rewards within reach. ``web/card.py`` renders it; nothing here knows about HTML.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,8 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wallet_service.accounts.posting import load_account
+from wallet_service.cards.holders import member_by_link
 from wallet_service.cards.state import barcode_alt_text
-from wallet_service.db.models import LedgerTransaction, Member, MemberStatus, Merchant
+from wallet_service.db.models import LedgerTransaction, MemberStatus, Merchant
+from wallet_service.errors import NotFound
+from wallet_service.links import MemberLinks
 from wallet_service.loyalty import MemberState, RewardEligibility
 from wallet_service.scanning.service import stock_used
 from wallet_service.scanning.token import issue_token
@@ -30,6 +34,8 @@ class Activity:
 
 @dataclass(frozen=True)
 class CardPage:
+    serial_number: str
+    merchant_id: uuid.UUID
     merchant_name: str
     program_name: str
     member_name: str
@@ -42,9 +48,21 @@ class CardPage:
 
 
 async def card_page(
-    session: AsyncSession, member: Member, *, barcode_key: bytes, now: datetime
+    session: AsyncSession,
+    links: MemberLinks,
+    serial_number: str,
+    token: str,
+    *,
+    barcode_key: bytes,
+    now: datetime,
 ) -> CardPage:
-    """Everything the card page shows for ``member`` (who proved their link) at ``now``."""
+    """Everything the card page shows at ``now`` for the member a private link names.
+
+    A wrong token and an unknown serial number are the same ``NotFound``.
+    """
+    member = await member_by_link(session, links, serial_number, token)
+    if member is None:
+        raise NotFound("No such card.", code="card_not_found")
     account = await load_account(session, member)
     merchant = await session.get(Merchant, member.merchant_id)
     assert merchant is not None  # a foreign key guarantees it
@@ -70,6 +88,8 @@ async def card_page(
         account.ledger, now, stock_used=await stock_used(session, account)
     )
     return CardPage(
+        serial_number=member.serial_number,
+        merchant_id=member.merchant_id,
         merchant_name=merchant.name,
         program_name=account.program.name,
         member_name=f"{member.given_name} {member.family_name}".strip() or "Member",

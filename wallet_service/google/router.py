@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Path, status
 from fastapi.responses import RedirectResponse, Response
 
-from wallet_service.cards.holders import member_by_link
 from wallet_service.errors import NotFound
 from wallet_service.google.deps import GoogleWalletDep
-from wallet_service.google.wallet import PUBLIC_IMAGES, GoogleWalletNotConfigured
-from wallet_service.http.deps import ClockDep, LinksDep, SessionDep
+from wallet_service.google.wallet import PUBLIC_IMAGES
+from wallet_service.http.deps import ClockDep, LinksDep, SessionFactoryDep
 from wallet_service.http.problems import responses
 from wallet_service.passes.templates import TemplateError, load_template
 
@@ -51,21 +50,14 @@ async def template_image(
     responses=responses(404, 502, 503),
 )
 async def save_to_google_wallet(
-    request: Request,
     serial_number: Annotated[str, Path(max_length=64)],
     token: Annotated[str, Path(max_length=64)],
-    session: SessionDep,
+    factory: SessionFactoryDep,
     wallet: GoogleWalletDep,
     links: LinksDep,
     clock: ClockDep,
 ) -> RedirectResponse:
     """The card page's *Add to Google Wallet* button: brings the card up to date in Google
     Wallet, then sends the customer to Google's save page."""
-    member = await member_by_link(session, links, serial_number, token)
-    if member is None:
-        raise NotFound("No such pass.", code="pass_not_found")
-    target = wallet.save_url(member, clock.now())
-    if target is None:
-        raise GoogleWalletNotConfigured("This card is not offered in Google Wallet yet.")
-    await wallet.sync_member(session, member, request.app.state.session_factory)
+    target = await wallet.save_hop(factory, links, serial_number, token, clock.now())
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)

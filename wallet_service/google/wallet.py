@@ -30,12 +30,13 @@ from certificates.google import (
     google_credentials_path,
     load_google_credentials,
 )
+from wallet_service.cards.holders import member_by_link
 from wallet_service.cards.state import card_state_for
 from wallet_service.clock import Clock
 from wallet_service.config import Settings
 from wallet_service.db.models import Member, Merchant, Program
 from wallet_service.db.session import session_scope
-from wallet_service.errors import ServiceUnavailable
+from wallet_service.errors import NotFound, ServiceUnavailable
 from wallet_service.google.client import GoogleWalletClient, GoogleWalletError
 from wallet_service.google.objects import (
     ProgramCard,
@@ -189,20 +190,42 @@ class GoogleWallet:
     # -- sync ------------------------------------------------------------------------------
 
     async def sync_member(
-        self, session: AsyncSession, member: Member, factory: async_sessionmaker[AsyncSession]
+        self, factory: async_sessionmaker[AsyncSession], member_id: uuid.UUID
     ) -> None:
-        """Write the member's class and object to Google now.
+        """Write the member's class and object to Google now; Google's refusal is raised.
 
-        Ends ``session``'s transaction before calling Google; records the version sent in a
-        transaction of its own from ``factory``.
+        Owns its units of work: the card is read in one transaction and the version sent is
+        recorded in another, so no database connection (nor SQLite's write lock) is held
+        while Google answers.
         """
-        prepared = await self._prepare(session, member)
-        await session.commit()
+        async with session_scope(factory) as session:
+            member = await session.get(Member, member_id)
+            prepared = None if member is None else await self._prepare(session, member)
         if prepared is None:
             raise GoogleWalletNotConfigured("This card is not offered in Google Wallet yet.")
         await self._send(prepared)
         async with session_scope(factory) as recording:
             await _record_sent(recording, prepared)
+
+    async def save_hop(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        links: MemberLinks,
+        serial_number: str,
+        token: str,
+        now: datetime,
+    ) -> str:
+        """The *Add to Google Wallet* button: bring the card named by a private link up to
+        date in Google Wallet, and return Google's save URL to send the customer to."""
+        async with session_scope(factory) as session:
+            member = await member_by_link(session, links, serial_number, token)
+            if member is None:
+                raise NotFound("No such pass.", code="pass_not_found")
+            target = self.save_url(member, now)
+        if target is None:
+            raise GoogleWalletNotConfigured("This card is not offered in Google Wallet yet.")
+        await self.sync_member(factory, member.id)
+        return target
 
     async def sync_new_member(
         self, factory: async_sessionmaker[AsyncSession], member_id: uuid.UUID
@@ -210,11 +233,9 @@ class GoogleWallet:
         """Insert a just-enrolled member's card (after the response), so the save link works
         at once; a failure is logged and the worker's next round retries."""
         try:
-            async with session_scope(factory) as session:
-                member = await session.get(Member, member_id)
-                if member is None:
-                    return
-                await self.sync_member(session, member, factory)
+            await self.sync_member(factory, member_id)
+        except GoogleWalletNotConfigured:
+            return
         except Exception:
             logger.exception("Google Wallet insert failed for member %s", member_id)
 

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from wallet_service.clock import Clock
 from wallet_service.config import Settings
@@ -36,6 +36,7 @@ __all__ = [
     "IdempotencyKeyDep",
     "LinksDep",
     "SessionDep",
+    "SessionFactoryDep",
     "SettingsDep",
     "TokenKeysDep",
     "require",
@@ -64,6 +65,11 @@ async def get_links(request: Request) -> MemberLinks:
     return links
 
 
+async def get_session_factory(request: Request) -> async_sessionmaker[AsyncSession]:
+    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+    return factory
+
+
 async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
@@ -80,6 +86,9 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TokenKeysDep = Annotated[TokenKeys, Depends(get_token_keys)]
 LinksDep = Annotated[MemberLinks, Depends(get_links)]
+# For the few routes that run several units of work (a call to Google between two
+# transactions) instead of the request's one.
+SessionFactoryDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_factory)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 BarcodeKeysDep = Annotated[KeyRing, Depends(get_barcode_keys)]
 

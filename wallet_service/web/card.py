@@ -13,9 +13,7 @@ import segno
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
-from wallet_service.cards.holders import member_by_link
 from wallet_service.cards.page import card_page as card_page_view
-from wallet_service.errors import NotFound
 from wallet_service.google.deps import GoogleWalletDep
 from wallet_service.http.deps import BarcodeKeysDep, ClockDep, LinksDep, SessionDep
 from wallet_service.loyalty import format_money
@@ -45,10 +43,9 @@ async def card_page(
     google: GoogleWalletDep,
     clock: ClockDep,
 ) -> HTMLResponse:
-    member = await member_by_link(session, links, serial_number, token)
-    if member is None:
-        raise NotFound("No such card.", code="card_not_found")
-    page = await card_page_view(session, member, barcode_key=barcode_keys.active, now=clock.now())
+    page = await card_page_view(
+        session, links, serial_number, token, barcode_key=barcode_keys.active, now=clock.now()
+    )
     state = page.state
     return templates.TemplateResponse(
         request,
@@ -73,9 +70,9 @@ async def card_page(
             "expiring": state.expiring_soon.points,
             "barcode_svg": segno.make_qr(page.barcode, error="m").svg_data_uri(scale=5, border=2),
             "barcode_text": page.barcode_text,
-            "apple_pass_url": links.apple_pass_url(member.serial_number),
-            "google_save_page_url": links.google_save_page_url(member.serial_number)
-            if google.credentials(member.merchant_id)
+            "apple_pass_url": links.apple_pass_url(page.serial_number),
+            "google_save_page_url": links.google_save_page_url(page.serial_number)
+            if google.credentials(page.merchant_id)
             else None,
             "activity": [
                 {
