@@ -13,7 +13,7 @@ from wallet_service.db.base import Base
 from wallet_service.errors import NotFound
 from wallet_service.security.principal import MerchantScope
 
-__all__ = ["count_and_list", "get_scoped", "scoped_select"]
+__all__ = ["count_and_list", "find_scoped", "get_scoped", "scoped_select"]
 
 ModelT = TypeVar("ModelT", bound=Base)
 
@@ -21,6 +21,21 @@ ModelT = TypeVar("ModelT", bound=Base)
 def scoped_select(scope: MerchantScope, model: type[ModelT]) -> Select[ModelT]:
     merchant_column: Any = model.merchant_id  # type: ignore[attr-defined]
     return select(model).where(merchant_column == scope.merchant_id)
+
+
+async def find_scoped(
+    session: AsyncSession,
+    scope: MerchantScope,
+    model: type[ModelT],
+    row_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> ModelT | None:
+    """The tenant's row, or ``None``: for rows one row points to (a referrer, a program)."""
+    statement = scoped_select(scope, model).where(model.id == row_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
 
 
 async def get_scoped(
@@ -33,10 +48,7 @@ async def get_scoped(
     for_update: bool = False,
 ) -> ModelT:
     """The tenant's row, or ``NotFound``: another tenant's row is indistinguishable from none."""
-    statement = scoped_select(scope, model).where(model.id == row_id)
-    if for_update:
-        statement = statement.with_for_update()
-    row = (await session.execute(statement)).scalar_one_or_none()
+    row = await find_scoped(session, scope, model, row_id, for_update=for_update)
     if row is None:
         raise NotFound(f"No {what} with id {row_id}.", code=f"{what.replace(' ', '_')}_not_found")
     return row

@@ -27,7 +27,7 @@ from wallet_service.accounts.posting import (
     post,
 )
 from wallet_service.db.models import LedgerTransaction, Member, MemberStatus, Program, RewardStock
-from wallet_service.db.repository import get_scoped
+from wallet_service.db.repository import find_scoped, get_scoped
 from wallet_service.errors import Conflict, NotFound, PermissionDenied, WalletError
 from wallet_service.idempotency.records import IdempotentCall, KnownAnswers, StoredResponse
 from wallet_service.loyalty import (
@@ -294,6 +294,7 @@ def _owes_referral(member: Member, ledger: MemberLedger) -> bool:
 
 async def _pay_referral(
     session: AsyncSession,
+    scope: MerchantScope,
     account: Account,
     source: PostingSource,
     at: datetime,
@@ -306,7 +307,7 @@ async def _pay_referral(
     assert member.referred_by_id is not None
     # Lock order is referee then referrer; a referrer always enrolled before its referees,
     # so two referral payouts can never wait on each other.
-    referrer_row = await session.get(Member, member.referred_by_id, with_for_update=True)
+    referrer_row = await find_scoped(session, scope, Member, member.referred_by_id, for_update=True)
     if referrer_row is None or referrer_row.status is not MemberStatus.active:
         return account
     referrer = await load_account(session, referrer_row)
@@ -487,7 +488,7 @@ async def _apply_purchase(
     if purchase.expiry is not None:
         account = await post(session, account, purchase.expiry, source, writes=writes)
     account = await post(session, account, purchase.outcome.posting, source, writes=writes)
-    account = await _pay_referral(session, account, source, scan.at, writes)
+    account = await _pay_referral(session, scan.principal.scope, account, source, scan.at, writes)
     if account.program.id not in stock:
         stock[account.program.id] = await stock_used(session, account)
     return account
