@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email.utils
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -17,21 +16,18 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wallet_service.apple import registrations
+from wallet_service.apple.delivery import CardSources, signed_pass
 from wallet_service.apple.issuer import AppleIssuer, AppleWalletUnavailable
 from wallet_service.apple.pkpass import PKPASS_MEDIA_TYPE
 from wallet_service.cards.holders import member_by_link, member_by_serial
-from wallet_service.cards.state import card_state_for
 from wallet_service.db.models import Member
 from wallet_service.errors import AuthenticationRequired, InvalidRequest, NotFound
 from wallet_service.http.deps import BarcodeKeysDep, ClockDep, LinksDep, SessionDep, require
 from wallet_service.http.pagination import PageParamsDep
 from wallet_service.http.problems import responses
-from wallet_service.links import MemberLinks
-from wallet_service.programs.service import get_program
 from wallet_service.schemas import Page, ReadModel
-from wallet_service.security.keys import KeyRing
 from wallet_service.security.permissions import Permission
-from wallet_service.security.principal import MerchantScope, Principal
+from wallet_service.security.principal import Principal
 
 __all__ = ["download_router", "logs_router", "passkit_router"]
 
@@ -54,15 +50,6 @@ SerialNumber = Annotated[str, Path(min_length=1, max_length=64)]
 passkit_router = APIRouter(prefix="/passkit/v1", tags=["PassKit web service"])
 download_router = APIRouter(prefix="/wallet/apple", tags=["Apple Wallet"])
 logs_router = APIRouter(prefix="/passkit", tags=["Apple Wallet"])
-
-
-@dataclass(frozen=True)
-class CardSources:
-    """What a pass is rendered with besides the member: links, barcode keys, the time."""
-
-    links: MemberLinks
-    barcode_keys: KeyRing
-    now: datetime
 
 
 class RegistrationBody(BaseModel):
@@ -140,17 +127,7 @@ async def _pkpass_response(
     }
     if request.method == "HEAD":
         return Response(status_code=200, media_type=PKPASS_MEDIA_TYPE, headers=headers)
-    scope = MerchantScope.of_pass_holder(member.merchant_id)
-    program = await get_program(session, scope, member.program_id)
-    state = await card_state_for(
-        session,
-        scope,
-        member,
-        barcode_key=card.barcode_keys.active,
-        card_page_url=card.links.card_page_url(member.serial_number),
-        now=card.now,
-    )
-    content = await issuer.issue(state, program.template)
+    content = await signed_pass(session, issuer, member, card)
     return Response(content=content, media_type=PKPASS_MEDIA_TYPE, headers=headers)
 
 

@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from wallet_service.db.session import session_scope
-from wallet_service.idempotency.records import StoredResponse
-from wallet_service.scanning.service import ScanRequest, ScanResult, record_scans
+from wallet_service.idempotency.records import IdempotentCall, StoredResponse
+from wallet_service.scanning.schemas import ScanCreate
+from wallet_service.scanning.service import ScanRequest, ScanResult, admit_scan, record_scans
+from wallet_service.security.keys import KeyRing
+from wallet_service.security.principal import Principal
 
 __all__ = ["ScanBatcher"]
 
@@ -48,6 +52,23 @@ class ScanBatcher:
         answer: asyncio.Future[StoredResponse] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((scan, answer))
         return await answer
+
+    async def scan(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        data: ScanCreate,
+        call: IdempotentCall,
+        keys: KeyRing,
+        at: datetime,
+    ) -> StoredResponse:
+        """A till's scan, end to end: checked in the caller's transaction (which
+        :func:`~wallet_service.scanning.service.admit_scan` ends), then posted with its batch.
+        A retry whose rotating code expired meanwhile gets the first answer back."""
+        admitted = await admit_scan(session, principal, data, call, keys, at)
+        if isinstance(admitted, StoredResponse):
+            return admitted
+        return await self.record(admitted)
 
     async def close(self) -> None:
         if self._writer is not None:

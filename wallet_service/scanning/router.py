@@ -99,13 +99,10 @@ async def record_scan(
         # must still not credit the same order twice.
         idempotency_key = f"{ONLINE_ORDER_KEY}{data.order_id}"
     call = _call(idempotency_key, request, principal, data.model_dump(mode="json"))
-    scan = await service.admit_scan(
-        session, principal, data, call, _barcode_key(request), clock.now()
-    )
-    if isinstance(scan, StoredResponse):  # a retry whose rotating code expired meanwhile
-        return _json(scan)
     batcher: ScanBatcher = request.app.state.scan_batcher
-    return _json(await batcher.record(scan))
+    return _json(
+        await batcher.scan(session, principal, data, call, _barcode_key(request), clock.now())
+    )
 
 
 @router.post(
