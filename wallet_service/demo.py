@@ -31,7 +31,7 @@ from wallet_service.merchants.service import create_merchant, get_merchant_by_sl
 from wallet_service.programs.schemas import ProgramCreate
 from wallet_service.programs.service import create_program
 from wallet_service.security.api_keys import secret_matches, split_api_key
-from wallet_service.security.passwords import hash_password
+from wallet_service.security.passwords import new_password_hash
 from wallet_service.security.permissions import Role
 from wallet_service.security.principal import MerchantScope
 from wallet_service.staff.schemas import StaffCreate
@@ -126,7 +126,7 @@ async def _ensure_staff(
             ),
         )
     else:
-        existing.password_hash = hash_password(password)
+        existing.password_hash = await new_password_hash(password)
         existing.is_active = True
 
 

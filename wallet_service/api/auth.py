@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from wallet_service.http.deps import (
     ClockDep,
     CurrentPrincipal,
-    SessionDep,
+    SessionFactoryDep,
     SettingsDep,
     TokenKeysDep,
 )
@@ -46,7 +46,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post("/token", response_model=AccessToken, responses=responses(401, 422))
 async def create_access_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    session: SessionDep,
+    factory: SessionFactoryDep,
     settings: SettingsDep,
     keys: TokenKeysDep,
     clock: ClockDep,
@@ -54,7 +54,7 @@ async def create_access_token(
     """Exchange a staff email (``username``) and password for a short-lived access token."""
     lifetime = timedelta(minutes=settings.access_token_minutes)
     token = await sign_in(
-        session,
+        factory,
         keys,
         email=form.username,
         password=form.password,

@@ -5,21 +5,33 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from wallet_service.db.models import StaffUser
+from wallet_service.db.session import session_scope
 from wallet_service.errors import AuthenticationRequired
-from wallet_service.security.passwords import verify_password_or_dummy
+from wallet_service.security.passwords import check_password
 from wallet_service.security.tokens import TokenKeys, issue_access_token
 
 __all__ = ["authenticate_staff", "sign_in"]
 
 
-async def authenticate_staff(session: AsyncSession, email: str, password: str) -> StaffUser:
-    staff = (
-        await session.execute(select(StaffUser).where(func.lower(StaffUser.email) == email.lower()))
-    ).scalar_one_or_none()
-    valid = verify_password_or_dummy(password, staff.password_hash if staff else None)
+async def authenticate_staff(
+    factory: async_sessionmaker[AsyncSession], email: str, password: str
+) -> StaffUser:
+    """The staff member these credentials name; one ``AuthenticationRequired`` otherwise.
+
+    The account is read in a transaction of its own, which ends before the password is
+    checked: Argon2 takes tens of milliseconds, and a flood of wrong passwords must not
+    hold the database connections (on SQLite, the one connection) that scans need.
+    """
+    async with session_scope(factory) as session:
+        staff = (
+            await session.execute(
+                select(StaffUser).where(func.lower(StaffUser.email) == email.lower())
+            )
+        ).scalar_one_or_none()
+    valid = await check_password(password, staff.password_hash if staff else None)
     if staff is None or not valid or not staff.is_active:
         # One message for every failure: don't tell an attacker which emails exist.
         raise AuthenticationRequired("Wrong email or password.", code="invalid_credentials")
@@ -27,7 +39,7 @@ async def authenticate_staff(session: AsyncSession, email: str, password: str) -
 
 
 async def sign_in(
-    session: AsyncSession,
+    factory: async_sessionmaker[AsyncSession],
     keys: TokenKeys,
     *,
     email: str,
@@ -36,7 +48,7 @@ async def sign_in(
     now: datetime,
 ) -> str:
     """An access token for the staff member these credentials name."""
-    staff = await authenticate_staff(session, email, password)
+    staff = await authenticate_staff(factory, email, password)
     token, _ = issue_access_token(
         keys, staff_id=staff.id, merchant_id=staff.merchant_id, lifetime=lifetime, now=now
     )

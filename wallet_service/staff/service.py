@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wallet_service.db.models import StaffUser
 from wallet_service.db.repository import count_and_list, get_scoped, scoped_select
 from wallet_service.errors import Conflict
-from wallet_service.security.passwords import hash_password
+from wallet_service.security.passwords import new_password_hash
 from wallet_service.security.principal import MerchantScope
 from wallet_service.staff.schemas import StaffCreate, StaffUpdate
 from wallet_service.stores.service import get_store
@@ -30,7 +30,7 @@ async def create_staff(session: AsyncSession, scope: MerchantScope, data: StaffC
         merchant_id=scope.merchant_id,
         email=email,
         full_name=data.full_name,
-        password_hash=hash_password(data.password.get_secret_value()),
+        password_hash=await new_password_hash(data.password.get_secret_value()),
         role=data.role,
         store_id=data.store_id,
     )
@@ -61,6 +61,6 @@ async def update_staff(
         if value is not None or field == "store_id":
             setattr(staff, field, value)
     if data.password is not None:
-        staff.password_hash = hash_password(data.password.get_secret_value())
+        staff.password_hash = await new_password_hash(data.password.get_secret_value())
     await session.flush()
     return staff
