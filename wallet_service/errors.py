@@ -3,7 +3,8 @@
     WalletError
     ├── NotFound                 the thing does not exist *for this tenant*
     ├── Conflict                 the request contradicts current state
-    ├── AuthenticationRequired   no or bad credentials
+    ├── AuthenticationRequired   no or bad credentials (401, WWW-Authenticate: Bearer)
+    │   └── PassAuthenticationRequired   no or bad ApplePass token (WWW-Authenticate: ApplePass)
     ├── PermissionDenied         authenticated, but not allowed
     ├── BadRequest               malformed: a required header or parameter is missing
     ├── InvalidRequest           well-formed, but not acceptable
@@ -23,6 +24,7 @@ __all__ = [
     "Conflict",
     "InvalidRequest",
     "NotFound",
+    "PassAuthenticationRequired",
     "PermissionDenied",
     "ServiceUnavailable",
     "UpstreamError",
@@ -54,6 +56,15 @@ class Conflict(WalletError):
 class AuthenticationRequired(WalletError):
     default_code = "authentication_required"
     title = "Authentication required"
+    # The scheme the ``WWW-Authenticate`` header of the 401 names.
+    scheme: ClassVar[str] = "Bearer"
+
+
+class PassAuthenticationRequired(AuthenticationRequired):
+    """A PassKit web service call without the pass's ``ApplePass`` token."""
+
+    default_code = "invalid_pass_token"
+    scheme = "ApplePass"
 
 
 class PermissionDenied(WalletError):

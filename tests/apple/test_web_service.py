@@ -203,6 +203,7 @@ async def test_wrong_or_missing_apple_pass_token_is_401(
         response = await client.request(method, url, json=body, headers=headers)
         assert response.status_code == 401, (method, url)
         assert response.json()["code"] == "invalid_pass_token"
+        assert response.headers["www-authenticate"] == "ApplePass"
 
 
 async def test_a_token_for_one_pass_does_not_open_another(
@@ -259,6 +260,21 @@ async def test_download_link_with_a_wrong_token_is_404(
     forged = url.rsplit("/", 1)[0] + "/" + "a" * 32 + ".pkpass"
     response = await client.get(forged)
     assert response.status_code == 404 and response.json()["code"] == "pass_not_found"
+
+
+async def test_a_private_link_with_a_non_ascii_token_is_404_not_500(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    serial = (await _enrol(client, tenant))["serial_number"]
+    for url, code in (
+        (f"/card/{serial}/%C3%A9", "card_not_found"),
+        (f"/wallet/apple/{serial}/%C3%A9t%C3%A9.pkpass", "pass_not_found"),
+        (f"/wallet/google/{serial}/%C3%A9", "pass_not_found"),
+    ):
+        response = await client.get(url)
+        assert response.status_code == 404, (url, response.text)
+        assert response.json()["code"] == code
 
 
 async def test_device_logs_are_stored_and_shown_to_the_merchant_that_owns_the_pass(

@@ -122,6 +122,25 @@ async def test_a_code_shown_just_before_the_rollover_still_scans(
     assert await _ledger_counts(session_factory, member["id"]) == (1, 50, 50)
 
 
+async def test_a_phone_whose_clock_runs_fast_still_scans_one_step_ahead_not_two(
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+) -> None:
+    tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
+    member = await _member(client, tenant)
+    now = _now_mid_step(clock)
+    early = _pass_shows(tenant, member["serial_number"], now + PERIOD)
+    too_early = _pass_shows(tenant, member["serial_number"], now + 2 * PERIOD)
+
+    assert (await _scan(client, tenant, early, "5")).status_code == 201
+    refused = await _scan(client, tenant, too_early, "5")
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["reason"] == "expired_or_wrong_code"
+    assert await _ledger_counts(session_factory, member["id"]) == (1, 50, 50)
+
+
 async def test_a_code_two_steps_old_is_refused_like_a_forgery(
     client: httpx.AsyncClient,
     session_factory: async_sessionmaker[AsyncSession],

@@ -21,7 +21,7 @@ from wallet_service.apple.issuer import AppleIssuer, AppleWalletUnavailable
 from wallet_service.apple.pkpass import PKPASS_MEDIA_TYPE
 from wallet_service.cards.holders import member_by_link, member_by_serial
 from wallet_service.db.models import Member
-from wallet_service.errors import AuthenticationRequired, InvalidRequest, NotFound
+from wallet_service.errors import InvalidRequest, NotFound, PassAuthenticationRequired
 from wallet_service.http.deps import BarcodeKeysDep, ClockDep, LinksDep, SessionDep, require
 from wallet_service.http.pagination import PageParamsDep
 from wallet_service.http.problems import responses
@@ -86,7 +86,7 @@ async def _authenticated_pass(
     _known_pass_type(issuer, pass_type_identifier)
     scheme, _, token = (authorization or "").partition(" ")
     if scheme != "ApplePass" or not issuer.authenticates(serial_number, token.strip()):
-        raise AuthenticationRequired("Wrong or missing ApplePass token.", code="invalid_pass_token")
+        raise PassAuthenticationRequired("Wrong or missing ApplePass token.")
     member = await member_by_serial(session, serial_number)
     if member is None:
         raise NotFound("No such pass.", code="pass_not_found")

@@ -131,7 +131,8 @@ def _status_for(error: errors.WalletError) -> int:
 async def _wallet_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.WalletError)
     status = _status_for(exc)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    scheme = exc.scheme if isinstance(exc, errors.AuthenticationRequired) else "Bearer"
+    headers = {"WWW-Authenticate": scheme} if status == 401 else None
     return problem_response(
         status,
         exc.code,

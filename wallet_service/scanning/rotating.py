@@ -9,9 +9,10 @@ alphanumeric set.
 Each pass has its own 20-byte TOTP secret, derived from the server's barcode key and the
 serial: nothing is stored, the same key always gives the same secret, and a retired key
 still verifies the codes of passes issued before a rotation. The secret goes to Google as
-Base16 (``totp_secret(...).hex()``). The till accepts the code of the current step and of
-the previous one (a code shown just before a rollover), never older; verification needs no
-database. Scanners that add whitespace or type lowercase are tolerated.
+Base16 (``totp_secret(...).hex()``). The till accepts the code of the current step, of the
+previous one (a code shown just before a rollover) and of the next one (a phone whose clock
+runs a few seconds fast), never further; verification needs no database. Scanners that add
+whitespace or type lowercase are tolerated.
 
 Example::
 
@@ -58,8 +59,10 @@ SECRET_BYTES: Final = 20
 _CODE_PLACEHOLDER = "{totp_value_0}"
 # Keeps these secrets distinct from every other MAC made with the barcode key.
 _DOMAIN = b"wallet-service/rotating-barcode/" + FORMAT_PREFIX.encode("ascii") + b"/"
-# A code shown just before a rollover still scans; one two steps old does not.
+# A code shown just before a rollover still scans; one two steps old does not. A phone
+# whose clock runs a few seconds fast shows the next step's code early: that scans too.
 _PREVIOUS_STEPS = 1
+_NEXT_STEPS = 1
 
 
 def _secret(barcode_key: bytes, serial_bytes: bytes) -> bytes:
@@ -89,7 +92,8 @@ def is_rotating(barcode: str) -> bool:
 def verify_rotating(keys: KeyRing, barcode: str, now: datetime) -> str:
     """Return the serial a rotating code names, or raise ``InvalidBarcode``.
 
-    The code must be the pass's code for the step of ``now`` or the one before, under the
+    The code must be the pass's code for the step of ``now``, the one before or the one
+    after, under the
     active barcode key or a retired one. Reasons: ``format`` (not ``LWR1.<serial>.<6
     digits>``), ``expired_or_wrong_code`` (well formed, but not a code of those steps).
     """
@@ -111,6 +115,7 @@ def verify_rotating(keys: KeyRing, barcode: str, now: datetime) -> str:
             code,
             now,
             _PREVIOUS_STEPS,
+            accept_next_steps=_NEXT_STEPS,
             digits=DIGITS,
             step_seconds=STEP_SECONDS,
             algorithm="sha1",

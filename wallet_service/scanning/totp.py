@@ -82,21 +82,23 @@ def match_totp_step(
     now: datetime | float,
     accept_previous_steps: int = 1,
     *,
+    accept_next_steps: int = 0,
     digits: int = DEFAULT_DIGITS,
     step_seconds: int = STEP_SECONDS,
     algorithm: TotpAlgorithm = "sha1",
 ) -> int | None:
-    """Return the step ``code`` belongs to (current or up to N previous), else ``None``."""
+    """Return the step ``code`` belongs to (current, up to N previous or up to M next),
+    else ``None``."""
     _check_digits(digits)
-    if accept_previous_steps < 0:
-        raise ValueError("accept_previous_steps must not be negative")
+    if accept_previous_steps < 0 or accept_next_steps < 0:
+        raise ValueError("accepted steps must not be negative")
     candidate = "".join(code.split()) if isinstance(code, str) else ""
     if len(candidate) != digits or not (candidate.isascii() and candidate.isdigit()):
         return None
     current = totp_step(now, step_seconds)
     matched = None
     # Every candidate step is computed and compared so timing does not reveal which one matched.
-    for step in range(current, max(current - accept_previous_steps, 0) - 1, -1):
+    for step in range(current + accept_next_steps, max(current - accept_previous_steps, 0) - 1, -1):
         expected = _hotp(secret, step, digits, algorithm)
         if hmac.compare_digest(expected, candidate) and matched is None:
             matched = step

@@ -26,7 +26,9 @@ def url_token(key: bytes, value: str) -> str:
 
 
 def url_token_matches(key: bytes, value: str, presented: str) -> bool:
-    return hmac.compare_digest(url_token(key, value), presented.lower())
+    # As bytes: compare_digest refuses str with non-ASCII characters, and a link is typed
+    # by anyone.
+    return hmac.compare_digest(url_token(key, value).encode(), presented.lower().encode("utf-8"))
 
 
 @dataclass(frozen=True)
