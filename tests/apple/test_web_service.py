@@ -247,7 +247,7 @@ async def test_garbage_update_tag_is_a_clear_error(client: httpx.AsyncClient) ->
         f"/passkit/v1/devices/{DEVICE}/registrations/{PASS_TYPE_ID}",
         params={"passesUpdatedSince": "yesterday"},
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.json()["code"] == "invalid_update_tag"
 
 

@@ -21,7 +21,7 @@ from wallet_service.apple.issuer import AppleIssuer, AppleWalletUnavailable
 from wallet_service.apple.pkpass import PKPASS_MEDIA_TYPE
 from wallet_service.cards.holders import member_by_link, member_by_serial
 from wallet_service.db.models import Member
-from wallet_service.errors import InvalidRequest, NotFound, PassAuthenticationRequired
+from wallet_service.errors import BadRequest, NotFound, PassAuthenticationRequired
 from wallet_service.http.deps import BarcodeKeysDep, ClockDep, LinksDep, SessionDep, require
 from wallet_service.http.pagination import PageParamsDep
 from wallet_service.http.problems import responses
@@ -204,7 +204,7 @@ async def list_updated_serials(
             registrations.decode_update_tag(passes_updated_since) if passes_updated_since else None
         )
     except ValueError as exc:
-        raise InvalidRequest(
+        raise BadRequest(
             "passesUpdatedSince is not a tag this service issued.", code="invalid_update_tag"
         ) from exc
     serials, last_updated = await registrations.serials_updated_since(
