@@ -30,3 +30,25 @@ def test_development_generates_one_private_key_file_and_keeps_it(tmp_path: Path)
     first, second = settings.signing_key(), Settings(data_dir=tmp_path).signing_key()
     assert first == second and len(first) >= 32
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_production_refuses_a_secret_key_shorter_than_32_bytes_without_echoing_it() -> None:
+    with pytest.raises(ValidationError, match="at least 32 bytes") as refused:
+        Settings(
+            environment=Environment.production,
+            public_url="https://shop.example",
+            secret_key="guessable-secret",  # type: ignore[arg-type]
+        )
+    assert "guessable-secret" not in str(refused.value)
+    Settings(
+        environment=Environment.production,
+        public_url="https://shop.example",
+        secret_key="x7Kq" * 8,  # type: ignore[arg-type]
+    )
+
+
+def test_the_database_password_never_shows_in_the_settings_repr() -> None:
+    settings = Settings(database_url="postgresql://wallet:s3cr3t-pw@db:5432/wallet")
+    assert "s3cr3t-pw" not in repr(settings)
+    assert "postgresql://wallet:***@db:5432/wallet" in repr(settings)
+    assert settings.resolved_database_url.endswith(":s3cr3t-pw@db:5432/wallet")

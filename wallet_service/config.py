@@ -9,15 +9,22 @@ directory (mode 0600), which keeps development restarts stable and nothing in th
 from __future__ import annotations
 
 import os
+import re
 import secrets
+from collections.abc import Iterable
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wallet_service.passes.templates import DEFAULT_TEMPLATES_ROOT
+
+MIN_SECRET_KEY_BYTES = 32
+# "scheme://user:password@" -> "scheme://user:***@"
+_URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 __all__ = ["Environment", "Settings", "get_settings"]
 
@@ -31,7 +38,11 @@ class Environment(StrEnum):
 class Settings(BaseSettings):
     """Everything the service reads from its environment."""
 
-    model_config = SettingsConfigDict(env_prefix="WALLET_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a validation error must not echo the secret key or the database
+    # password it was given.
+    model_config = SettingsConfigDict(
+        env_prefix="WALLET_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Environment = Environment.development
     data_dir: Path = Path("data")
@@ -78,7 +89,22 @@ class Settings(BaseSettings):
             "https://"
         ):
             raise ValueError("WALLET_PUBLIC_URL must be https:// in production")
+        if (
+            self.environment is Environment.production
+            and self.secret_key is not None
+            and len(self.secret_key.get_secret_value().encode()) < MIN_SECRET_KEY_BYTES
+        ):
+            # The key signs access tokens, barcodes and pass tokens: a short one can be guessed.
+            raise ValueError(
+                f"WALLET_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production "
+                "(for example `openssl rand -base64 48`)"
+            )
         return self
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        # The database URL may carry a password: never in a repr, a log line or a traceback.
+        for name, value in super().__repr_args__():
+            yield name, (_hide_password(value) if name == "database_url" else value)
 
     @property
     def resolved_database_url(self) -> str:
@@ -105,6 +131,10 @@ class Settings(BaseSettings):
 
     def retired_signing_keys(self) -> list[bytes]:
         return [key.get_secret_value().encode() for key in self.previous_secret_keys]
+
+
+def _hide_password(url: Any) -> Any:
+    return _URL_PASSWORD.sub(r"\1***@", url) if isinstance(url, str) else url
 
 
 def _load_or_create_key_file(path: Path) -> bytes:
