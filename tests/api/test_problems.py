@@ -164,3 +164,22 @@ async def test_an_exhausted_database_pool_is_a_retryable_503_not_a_500(tmp_path:
         # Other operational errors are faults, not load: a plain 500 problem.
         assert_problem(await http.get("/broken"), 500, "internal_error")
     await engine.dispose()
+
+
+async def test_a_database_that_cannot_be_reached_is_a_retryable_503_not_a_500() -> None:
+    # Nothing listens on port 1 of the loopback: the connection is refused at once.
+    engine = create_engine_for("postgresql://postgres@127.0.0.1:1/wallet", pool_timeout=1)
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/read")
+    async def read() -> int:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text("SELECT 1"))).scalar_one())
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        down = await http.get("/read")
+    assert_problem(down, 503, "database_unavailable")
+    assert down.headers["retry-after"] == "5"
+    await engine.dispose()

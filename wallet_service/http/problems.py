@@ -217,9 +217,24 @@ async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
 _BUSY_MARKERS = ("database is locked", "database is busy", "database table is locked")
 
 
+def _database_unreachable(exc: OperationalError) -> bool:
+    # PostgreSQL refused or dropped the connection (down, restarting, failing over): the
+    # driver's OperationalError, or a connection SQLAlchemy found dead mid-request.
+    return exc.connection_invalidated or type(exc.orig).__module__.startswith("psycopg")
+
+
 async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
     # Overload, not a fault: no connection came free, or SQLite's write lock stayed taken,
     # within the wait. Nothing was written, so retrying (same Idempotency-Key) is safe.
+    if isinstance(exc, OperationalError) and _database_unreachable(exc):
+        logger.warning("database unreachable on %s: %s", request.url.path, type(exc.orig))
+        return problem_response(
+            503,
+            "database_unavailable",
+            "The database cannot be reached; nothing was changed. Retry with the same request.",
+            instance=request.url.path,
+            headers={"Retry-After": "5"},
+        )
     if isinstance(exc, OperationalError) and not any(m in str(exc) for m in _BUSY_MARKERS):
         return await _unexpected_error(request, exc)
     logger.warning("database busy on %s: %s", request.url.path, type(exc).__name__)
