@@ -16,7 +16,6 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 __all__ = [
-    "API_PREFIX",
     "PAGE_HEADERS",
     "STATIC_DIR",
     "TEMPLATES_DIR",
@@ -28,7 +27,6 @@ __all__ = [
 _HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = _HERE / "templates"
 STATIC_DIR = _HERE / "static"
-API_PREFIX = "/api/v1"
 
 # 'self' only, no inline code: the page keeps a bearer token in sessionStorage. blob: lets
 # the camera preview play a MediaStream; data: covers the SVG icons CSS may inline.

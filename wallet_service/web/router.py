@@ -10,9 +10,9 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from wallet_service.api.router import API_PREFIX
 from wallet_service.web.card import card_router
 from wallet_service.web.pages import (
-    API_PREFIX,
     PAGE_HEADERS,
     STATIC_DIR,
     root_path,
