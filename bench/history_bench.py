@@ -71,6 +71,7 @@ async def serving(url: str, data_dir: Path, cache: int) -> AsyncIterator[httpx.A
         public_url="https://wallet.bench",
         secret_key=SECRET_KEY,  # type: ignore[arg-type]
         ledger_cache_transactions=cache,
+        rate_limit_scans="1000000000/minute",
     )
     app: FastAPI = create_app(settings)
     async with app.router.lifespan_context(app):

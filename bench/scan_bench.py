@@ -458,6 +458,8 @@ class Server:
             "WALLET_DATA_DIR": str(data_dir),
             "WALLET_SECRET_KEY": SECRET_KEY,
             "WALLET_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            # One key drives the whole load: the limiter is counted, never hit.
+            "WALLET_RATE_LIMIT_SCANS": "1000000000/minute",
         }
         if profile_dir is None:
             command = [sys.executable, "-m", "uvicorn", "bench.bench_app:create_bench_app"]

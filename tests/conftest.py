@@ -100,6 +100,8 @@ async def app(settings: Settings, suite_clock: ManualClock) -> AsyncIterator[Fas
 
 @pytest.fixture(autouse=False)
 async def clean_database(app: FastAPI) -> AsyncIterator[None]:
+    # Rate-limit counters are keyed by the clock's window, which every test resets.
+    await app.state.rate_limiter.counters.clear()
     yield
     async with app.state.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):

@@ -24,6 +24,9 @@ from wallet_service.health import certificate_status
 from wallet_service.health import router as health_router
 from wallet_service.http.problems import install_problem_handlers
 from wallet_service.links import MemberLinks
+from wallet_service.rate_limits.counters import counters_for
+from wallet_service.rate_limits.limiter import RateLimiter
+from wallet_service.rate_limits.lockout import LoginLockout
 from wallet_service.scanning.batcher import ScanBatcher
 from wallet_service.scanning.router import router as scanning_router
 from wallet_service.security.api_keys import RecentKeys
@@ -53,6 +56,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         finally:
             await app.state.scan_batcher.close()
             await app.state.google.http.aclose()
+            await app.state.rate_limiter.counters.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -69,6 +73,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.barcode_keys = KeyRing.derive(master_key, retired, "barcode-token")
     app.state.links = MemberLinks.from_settings(settings)
     app.state.recent_api_keys = RecentKeys(clock)
+    counters = counters_for(settings.redis_url, clock)
+    app.state.rate_limiter = RateLimiter(counters, clock, enabled=settings.rate_limits_enabled)
+    app.state.login_lockout = LoginLockout(counters, clock, enabled=settings.rate_limits_enabled)
     app.state.apple = load_apple_issuer(settings)
     app.state.google = GoogleWallet.from_settings(
         settings, httpx.AsyncClient(timeout=GOOGLE_TIMEOUT), clock

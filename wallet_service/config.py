@@ -15,18 +15,26 @@ from collections.abc import Iterable
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wallet_service.passes.templates import DEFAULT_TEMPLATES_ROOT
+from wallet_service.rate_limits.limiter import Rate
 
 MIN_SECRET_KEY_BYTES = 32
 # "scheme://user:password@" -> "scheme://user:***@"
 _URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 __all__ = ["Environment", "Settings", "get_settings"]
+
+
+def _rate(value: Any) -> Any:
+    return Rate.parse(value) if isinstance(value, str) else value
+
+
+RateSetting = Annotated[Rate, BeforeValidator(_rate)]
 
 
 class Environment(StrEnum):
@@ -75,6 +83,19 @@ class Settings(BaseSettings):
     # Members' ledgers kept in memory per process, in transactions (~1.7 KB each; 0: off).
     ledger_cache_transactions: int = Field(default=20_000, ge=0)
     worker_interval_seconds: float = Field(default=30.0, gt=0)
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis shared by every process (rate limits, sign-in lockout). Without "
+        "it, each process counts on its own, which is right for the single embedded process.",
+    )
+    rate_limits_enabled: bool = True
+    # Each "N/period" (second, minute, hour, day; "100/5minutes"). What is counted is in README.
+    rate_limit_login: RateSetting = Rate.parse("20/minute")
+    rate_limit_passkit: RateSetting = Rate.parse("600/minute")
+    rate_limit_passkit_pass: RateSetting = Rate.parse("120/minute")
+    rate_limit_pass_log: RateSetting = Rate.parse("10/minute")
+    rate_limit_google_save: RateSetting = Rate.parse("60/minute")
+    rate_limit_scans: RateSetting = Rate.parse("600/minute")
 
     @field_validator("public_url")
     @classmethod

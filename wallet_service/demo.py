@@ -128,6 +128,7 @@ async def _ensure_staff(
     else:
         existing.password_hash = await new_password_hash(password)
         existing.is_active = True
+        existing.token_version += 1
 
 
 async def _ensure_pos_key(

@@ -8,6 +8,7 @@
     ├── PermissionDenied         authenticated, but not allowed
     ├── BadRequest               malformed: a required header or parameter is missing
     ├── InvalidRequest           well-formed, but not acceptable
+    ├── TooManyRequests          over a rate limit, or sign-in locked for a while (Retry-After)
     ├── ServiceUnavailable       a part of the service is not configured or not reachable
     └── UpstreamError            a service we call (Google Wallet, ...) refused or failed
 
@@ -27,6 +28,7 @@ __all__ = [
     "PassAuthenticationRequired",
     "PermissionDenied",
     "ServiceUnavailable",
+    "TooManyRequests",
     "UpstreamError",
     "WalletError",
 ]
@@ -75,6 +77,17 @@ class PermissionDenied(WalletError):
 class InvalidRequest(WalletError):
     default_code = "invalid_request"
     title = "Invalid request"
+
+
+class TooManyRequests(WalletError):
+    """Too many requests from one client or for one credential; retry after ``retry_after``."""
+
+    default_code = "rate_limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
+        self.retry_after = max(1, retry_after)
 
 
 class ServiceUnavailable(WalletError):

@@ -93,6 +93,7 @@ async def test_a_token_is_rejected_once_its_lifetime_has_passed(
         keys,
         staff_id=uuid.UUID(me.json()["id"]),
         merchant_id=tenant.merchant_id,
+        token_version=0,
         lifetime=timedelta(minutes=15),
         now=clock.now(),
     )
@@ -136,6 +137,7 @@ async def test_tokens_signed_with_a_retired_key_still_work_after_rotation(
         old,
         staff_id=uuid.uuid4(),
         merchant_id=uuid.uuid4(),
+        token_version=0,
         lifetime=timedelta(minutes=5),
         now=now,
     )

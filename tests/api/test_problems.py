@@ -112,7 +112,11 @@ async def test_duplicate_staff_email_is_a_409_problem(
     tenant = await make_tenant(session_factory, client)
     response = await client.post(
         "/api/v1/staff",
-        json={"email": tenant.emails[Role.cashier], "password": "x" * 12, "role": "cashier"},
+        json={
+            "email": tenant.emails[Role.cashier],
+            "password": "plum tart in the rain",
+            "role": "cashier",
+        },
         headers=tenant.headers(Role.owner),
     )
     assert_problem(response, 409, "staff_email_taken")
@@ -127,7 +131,7 @@ async def test_staff_bound_to_another_merchants_store_is_refused(
         "/api/v1/staff",
         json={
             "email": "c@a.example",
-            "password": "x" * 12,
+            "password": "plum tart in the rain",
             "role": "cashier",
             "store_id": str(other.store_ids[0]),
         },

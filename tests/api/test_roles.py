@@ -14,7 +14,7 @@ OWNER_ONLY = [
     (
         "POST",
         "/api/v1/staff",
-        {"email": "new@example.com", "password": "x" * 12, "role": "cashier"},
+        {"email": "new@example.com", "password": "plum tart in the rain", "role": "cashier"},
     ),
     ("GET", "/api/v1/api-keys", None),
     ("POST", "/api/v1/api-keys", {"name": "till"}),

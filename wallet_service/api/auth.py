@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
@@ -18,6 +18,7 @@ from wallet_service.http.deps import (
     TokenKeysDep,
 )
 from wallet_service.http.problems import responses
+from wallet_service.http.rate_limits import LimitPerAddress, client_address
 from wallet_service.security.permissions import Role
 from wallet_service.security.principal import PrincipalKind
 from wallet_service.staff.login import sign_in
@@ -42,9 +43,17 @@ class PrincipalRead(BaseModel):
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
+_login_per_address = LimitPerAddress("login", lambda settings: settings.rate_limit_login)
 
-@router.post("/token", response_model=AccessToken, responses=responses(401, 422))
+
+@router.post(
+    "/token",
+    response_model=AccessToken,
+    responses=responses(401, 422, 429),
+    dependencies=[Depends(_login_per_address)],
+)
 async def create_access_token(
+    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     factory: SessionFactoryDep,
     settings: SettingsDep,
@@ -56,8 +65,10 @@ async def create_access_token(
     token = await sign_in(
         factory,
         keys,
+        request.app.state.login_lockout,
         email=form.username,
         password=form.password,
+        address=client_address(request),
         lifetime=lifetime,
         now=clock.now(),
     )

@@ -25,6 +25,7 @@ from wallet_service.errors import BadRequest, NotFound, PassAuthenticationRequir
 from wallet_service.http.deps import BarcodeKeysDep, ClockDep, LinksDep, SessionDep, require
 from wallet_service.http.pagination import PageParamsDep
 from wallet_service.http.problems import responses
+from wallet_service.http.rate_limits import LimitPerAddress, LimitPerPathValue
 from wallet_service.schemas import Page, ReadModel
 from wallet_service.security.permissions import Permission
 from wallet_service.security.principal import Principal
@@ -47,8 +48,29 @@ DeviceId = Annotated[str, Path(min_length=1, max_length=128)]
 PassTypeId = Annotated[str, Path(min_length=1, max_length=255)]
 SerialNumber = Annotated[str, Path(min_length=1, max_length=64)]
 
-passkit_router = APIRouter(prefix="/passkit/v1", tags=["PassKit web service"])
-download_router = APIRouter(prefix="/wallet/apple", tags=["Apple Wallet"])
+# Per address for every call (one device or a flood from one host), and per pass or device
+# whoever calls, so a pass's token cannot be hammered from many addresses.
+_passkit_per_address = LimitPerAddress("passkit", lambda settings: settings.rate_limit_passkit)
+_passkit_per_pass = LimitPerPathValue(
+    "passkit-pass",
+    lambda settings: settings.rate_limit_passkit_pass,
+    "serial_number",
+    "device_library_identifier",
+)
+_pass_log_per_address = LimitPerAddress("pass-log", lambda settings: settings.rate_limit_pass_log)
+
+passkit_router = APIRouter(
+    prefix="/passkit/v1",
+    tags=["PassKit web service"],
+    dependencies=[Depends(_passkit_per_address), Depends(_passkit_per_pass)],
+    responses=responses(429),
+)
+download_router = APIRouter(
+    prefix="/wallet/apple",
+    tags=["Apple Wallet"],
+    dependencies=[Depends(_passkit_per_address)],
+    responses=responses(429),
+)
 logs_router = APIRouter(prefix="/passkit", tags=["Apple Wallet"])
 
 
@@ -267,7 +289,12 @@ async def latest_pass(
     )
 
 
-@passkit_router.post("/log", status_code=status.HTTP_200_OK, responses=responses(422))
+@passkit_router.post(
+    "/log",
+    status_code=status.HTTP_200_OK,
+    responses=responses(422),
+    dependencies=[Depends(_pass_log_per_address)],
+)
 async def device_log(body: DeviceLogs, session: SessionDep) -> None:
     """Devices report web service problems here; the merchant reads them via the API."""
     await registrations.store_device_logs(session, body.logs)

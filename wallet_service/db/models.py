@@ -92,6 +92,8 @@ class StaffUser(TenantMixin, Base):
     role: Mapped[Role] = mapped_column(_enum(Role))
     store_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("store.id", ondelete="SET NULL"))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # In every access token; bumped to revoke them all (password change, deactivation).
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ApiKey(TenantMixin, Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Depends, Path, status
 from fastapi.responses import RedirectResponse, Response
 
 from wallet_service.errors import NotFound
@@ -12,11 +12,19 @@ from wallet_service.google.deps import GoogleWalletDep
 from wallet_service.google.wallet import PUBLIC_IMAGES
 from wallet_service.http.deps import ClockDep, LinksDep, SessionFactoryDep
 from wallet_service.http.problems import responses
+from wallet_service.http.rate_limits import LimitPerAddress, LimitPerPathValue
 from wallet_service.passes.templates import TemplateError, load_template
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/wallet/google", tags=["Google Wallet"])
+
+# The save hop writes to Google's API, whose request budget a flood would spend: per
+# address, and per card whoever asks.
+_save_per_address = LimitPerAddress("google-save", lambda settings: settings.rate_limit_google_save)
+_save_per_card = LimitPerPathValue(
+    "google-save-card", lambda settings: settings.rate_limit_google_save, "serial_number"
+)
 
 
 @router.get(
@@ -47,7 +55,8 @@ async def template_image(
     "/{serial_number}/{token}",
     response_class=RedirectResponse,
     status_code=status.HTTP_303_SEE_OTHER,
-    responses=responses(404, 502, 503),
+    responses=responses(404, 429, 502, 503),
+    dependencies=[Depends(_save_per_address), Depends(_save_per_card)],
 )
 async def save_to_google_wallet(
     serial_number: Annotated[str, Path(max_length=64)],

@@ -147,9 +147,17 @@ async def _principal_from_access_token(
             "The access token is expired or invalid.", code="invalid_token"
         ) from exc
     staff = await session.get(StaffUser, claims.staff_id)
-    # The role is read from the database, not the token, so demotions apply at once.
-    if staff is None or not staff.is_active or staff.merchant_id != claims.merchant_id:
-        raise AuthenticationRequired("The account is disabled.", code="invalid_token")
+    # The role is read from the database, not the token, so demotions apply at once; the
+    # token version, so a password change or a deactivation revokes earlier tokens.
+    if (
+        staff is None
+        or not staff.is_active
+        or staff.merchant_id != claims.merchant_id
+        or staff.token_version != claims.token_version
+    ):
+        raise AuthenticationRequired(
+            "The access token was revoked or the account is disabled.", code="invalid_token"
+        )
     return Principal(
         kind=PrincipalKind.staff,
         id=staff.id,

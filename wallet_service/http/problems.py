@@ -40,6 +40,7 @@ _STATUS_BY_ERROR: dict[type[errors.WalletError], int] = {
     errors.PermissionDenied: 403,
     errors.InvalidRequest: 422,
     errors.BadRequest: 400,
+    errors.TooManyRequests: 429,
     errors.ServiceUnavailable: 503,
     errors.UpstreamError: 502,
 }
@@ -133,6 +134,8 @@ async def _wallet_error(request: Request, exc: Exception) -> JSONResponse:
     status = _status_for(exc)
     scheme = exc.scheme if isinstance(exc, errors.AuthenticationRequired) else "Bearer"
     headers = {"WWW-Authenticate": scheme} if status == 401 else None
+    if isinstance(exc, errors.TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(
         status,
         exc.code,

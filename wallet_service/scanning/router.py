@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from wallet_service.errors import BadRequest
 from wallet_service.http.deps import ClockDep, IdempotencyKeyDep, SessionDep, require
 from wallet_service.http.problems import responses
+from wallet_service.http.rate_limits import LimitPerCredential
 from wallet_service.idempotency.records import IdempotentCall, StoredResponse
 from wallet_service.scanning import service
 from wallet_service.scanning.batcher import ScanBatcher
@@ -33,7 +34,11 @@ from wallet_service.security.principal import Principal
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["scanning"])
+# Per credential: a runaway integration or a stolen key cannot flood the tills' database.
+_per_credential = LimitPerCredential("scans", lambda settings: settings.rate_limit_scans)
+router = APIRouter(
+    tags=["scanning"], dependencies=[Depends(_per_credential)], responses=responses(429)
+)
 
 Scanner = Annotated[Principal, Depends(require(Permission.scans_write))]
 Reader = Annotated[Principal, Depends(require(Permission.members_read))]

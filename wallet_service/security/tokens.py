@@ -30,6 +30,9 @@ class InvalidToken(Exception):
 class AccessClaims:
     staff_id: uuid.UUID
     merchant_id: uuid.UUID
+    # The account's token version when the token was issued: a password change or a
+    # deactivation bumps the account's, which revokes every token issued before it.
+    token_version: int
     expires_at: datetime
 
 
@@ -64,6 +67,7 @@ def issue_access_token(
     *,
     staff_id: uuid.UUID,
     merchant_id: uuid.UUID,
+    token_version: int,
     lifetime: timedelta,
     now: datetime,
 ) -> tuple[str, datetime]:
@@ -73,12 +77,19 @@ def issue_access_token(
         "aud": AUDIENCE,
         "sub": str(staff_id),
         "mid": str(merchant_id),
+        "ver": token_version,
         "iat": now,
         "exp": expires_at,
         "jti": uuid.uuid4().hex,
     }
     token = jwt.encode(claims, keys.active, algorithm=_ALGORITHM, headers={"kid": keys.active_kid})
     return token, expires_at
+
+
+def _version(value: object) -> int:
+    if type(value) is not int:
+        raise InvalidToken("malformed token version")
+    return value
 
 
 def read_access_token(keys: TokenKeys, token: str, now: datetime) -> AccessClaims:
@@ -96,7 +107,7 @@ def read_access_token(keys: TokenKeys, token: str, now: datetime) -> AccessClaim
             issuer=ISSUER,
             # Expiry is checked below against the injected clock, not PyJWT's system time.
             options={
-                "require": ["exp", "iat", "sub", "aud", "iss"],
+                "require": ["exp", "iat", "sub", "aud", "iss", "ver"],
                 "verify_exp": False,
                 "verify_iat": False,
             },
@@ -107,6 +118,7 @@ def read_access_token(keys: TokenKeys, token: str, now: datetime) -> AccessClaim
         return AccessClaims(
             staff_id=uuid.UUID(claims["sub"]),
             merchant_id=uuid.UUID(claims["mid"]),
+            token_version=_version(claims["ver"]),
             expires_at=expires_at,
         )
     except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:

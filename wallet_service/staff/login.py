@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from wallet_service.db.models import StaffUser
 from wallet_service.db.session import session_scope
 from wallet_service.errors import AuthenticationRequired
+from wallet_service.rate_limits.lockout import LoginLockout
 from wallet_service.security.passwords import check_password
 from wallet_service.security.tokens import TokenKeys, issue_access_token
 
@@ -41,15 +42,32 @@ async def authenticate_staff(
 async def sign_in(
     factory: async_sessionmaker[AsyncSession],
     keys: TokenKeys,
+    lockout: LoginLockout,
     *,
     email: str,
     password: str,
+    address: str,
     lifetime: timedelta,
     now: datetime,
 ) -> str:
-    """An access token for the staff member these credentials name."""
-    staff = await authenticate_staff(factory, email, password)
+    """An access token for the staff member these credentials name.
+
+    ``address`` is the client's: repeated failures lock that address out of this account
+    for a while (see :mod:`wallet_service.rate_limits.lockout`), checked before any hashing.
+    """
+    await lockout.check(email, address)
+    try:
+        staff = await authenticate_staff(factory, email, password)
+    except AuthenticationRequired:
+        await lockout.failed(email, address)
+        raise
+    await lockout.succeeded(email, address)
     token, _ = issue_access_token(
-        keys, staff_id=staff.id, merchant_id=staff.merchant_id, lifetime=lifetime, now=now
+        keys,
+        staff_id=staff.id,
+        merchant_id=staff.merchant_id,
+        token_version=staff.token_version,
+        lifetime=lifetime,
+        now=now,
     )
     return token

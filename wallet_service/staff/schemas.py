@@ -4,27 +4,41 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, EmailStr, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, EmailStr, Field, SecretStr
 
 from wallet_service.schemas import ReadModel
+from wallet_service.security.password_policy import password_problem
 from wallet_service.security.permissions import Role
 
 __all__ = ["StaffCreate", "StaffRead", "StaffUpdate"]
 
-MIN_PASSWORD_LENGTH = 10
+
+def _acceptable(password: SecretStr) -> SecretStr:
+    problem = password_problem(password.get_secret_value())
+    if problem is not None:
+        raise ValueError(problem)
+    return password
+
+
+StaffPassword = Annotated[
+    SecretStr,
+    AfterValidator(_acceptable),
+    Field(description="At least 12 characters; common and breached passwords are refused."),
+]
 
 
 class StaffCreate(BaseModel):
     email: EmailStr
-    password: SecretStr = Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)
+    password: StaffPassword
     full_name: str = Field(default="", max_length=200)
     role: Role
     store_id: uuid.UUID | None = None
 
 
 class StaffUpdate(BaseModel):
-    password: SecretStr | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH, max_length=256)
+    password: StaffPassword | None = None
     full_name: str | None = Field(default=None, max_length=200)
     role: Role | None = None
     store_id: uuid.UUID | None = None

@@ -62,5 +62,8 @@ async def update_staff(
             setattr(staff, field, value)
     if data.password is not None:
         staff.password_hash = await new_password_hash(data.password.get_secret_value())
+    if data.password is not None or data.is_active is False:
+        # Revokes every access token issued before: a leaked one dies with the old password.
+        staff.token_version += 1
     await session.flush()
     return staff
