@@ -27,6 +27,7 @@ from wallet_service.google.router import router as google_router
 from wallet_service.google.wallet import GoogleWallet
 from wallet_service.health import certificate_status
 from wallet_service.health import router as health_router
+from wallet_service.http.access_log import install_access_log_redaction
 from wallet_service.http.body_limit import BodyLimit
 from wallet_service.http.problems import install_problem_handlers
 from wallet_service.links import MemberLinks
@@ -45,6 +46,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or get_settings()
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # uvicorn has set its logging up by now (it builds the app after), in every worker.
+    install_access_log_redaction()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
