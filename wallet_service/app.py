@@ -12,7 +12,12 @@ from wallet_service import __version__
 from wallet_service.accounts.ledger_cache import LedgerCache, sharing
 from wallet_service.api.router import API_PREFIX, api_router
 from wallet_service.apple.issuer import load_apple_issuer
-from wallet_service.apple.router import download_router, passkit_router
+from wallet_service.apple.router import (
+    DEVICE_LOG_MAX_BODY_BYTES,
+    DEVICE_LOG_PATH,
+    download_router,
+    passkit_router,
+)
 from wallet_service.apple.router import logs_router as passkit_logs_router
 from wallet_service.clock import Clock, SystemClock
 from wallet_service.config import Settings, get_settings
@@ -22,6 +27,8 @@ from wallet_service.google.router import router as google_router
 from wallet_service.google.wallet import GoogleWallet
 from wallet_service.health import certificate_status
 from wallet_service.health import router as health_router
+from wallet_service.http.access_log import install_access_log_redaction
+from wallet_service.http.body_limit import BodyLimit
 from wallet_service.http.problems import install_problem_handlers
 from wallet_service.links import MemberLinks
 from wallet_service.rate_limits.counters import counters_for
@@ -42,6 +49,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or get_settings()
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # uvicorn has set its logging up by now (it builds the app after), in every worker.
+    install_access_log_redaction()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,6 +90,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         settings, httpx.AsyncClient(timeout=GOOGLE_TIMEOUT), clock
     )
     install_problem_handlers(app)
+    # Outside the routes (which read the body before authenticating): 413 before parsing.
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        routes={("POST", DEVICE_LOG_PATH): DEVICE_LOG_MAX_BODY_BYTES},
+    )
     app.include_router(health_router)
     app.include_router(api_router)
     # The till's and the devices' routes live with their contexts, under the same prefix.

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     # Members' ledgers kept in memory per process, in transactions (~1.7 KB each; 0: off).
     ledger_cache_transactions: int = Field(default=20_000, ge=0)
     worker_interval_seconds: float = Field(default=30.0, gt=0)
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted (413 past it); PassKit's log route takes 64 KB.",
+    )
     redis_url: str | None = Field(
         default=None,
         description="Redis shared by every process (rate limits, sign-in lockout). Without "

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
+import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,9 +19,18 @@ from tests.statements import statements_sent
 from wallet_service.clock import ManualClock
 from wallet_service.config import Settings
 from wallet_service.security.api_keys import RecentKeys, hash_secret
+from wallet_service.security.keys import derive_key
 from wallet_service.security.permissions import Role
 from wallet_service.security.principal import MerchantScope, Principal, PrincipalKind
-from wallet_service.security.tokens import TokenKeys, issue_access_token, read_access_token
+from wallet_service.security.tokens import (
+    KEY_ID,
+    InvalidToken,
+    TokenKeys,
+    issue_access_token,
+    read_access_token,
+)
+
+MINUTE = timedelta(minutes=1)
 
 
 async def test_staff_signs_in_with_email_and_password(
@@ -145,7 +156,43 @@ async def test_tokens_signed_with_a_retired_key_still_work_after_rotation(
 
     claims = read_access_token(rotated, token, now + timedelta(minutes=4))
     assert claims.expires_at == now + timedelta(minutes=5)
-    assert rotated.active_kid != old.active_kid
+    fresh, _ = issue_access_token(
+        rotated,
+        staff_id=uuid.uuid4(),
+        merchant_id=uuid.uuid4(),
+        token_version=0,
+        lifetime=MINUTE,
+        now=now,
+    )
+    assert read_access_token(rotated, fresh, now).expires_at == now + MINUTE
+    # The retired key dropped from the list: its tokens are refused, the new ones still pass.
+    dropped = TokenKeys(b"new-key-" * 4)
+    with pytest.raises(InvalidToken):
+        read_access_token(dropped, token, now)
+    assert read_access_token(dropped, fresh, now).expires_at == now + MINUTE
+    with pytest.raises(InvalidToken):
+        read_access_token(old, fresh, now)
+
+
+async def test_the_token_key_id_gives_no_way_to_test_guesses_of_the_secret_key() -> None:
+    """Anyone can read a token's header: a ``kid`` computed from the secret key, keyed or not,
+    lets them check guesses of the key offline. It is one opaque label for every key."""
+    now = datetime(2026, 11, 10, tzinfo=UTC)
+    kids = set()
+    for secret in (b"first-secret-" * 3, b"second-secret-" * 3):
+        token, _ = issue_access_token(
+            TokenKeys(secret, [b"retired-" * 4]),
+            staff_id=uuid.uuid4(),
+            merchant_id=uuid.uuid4(),
+            token_version=0,
+            lifetime=MINUTE,
+            now=now,
+        )
+        kid = jwt.get_unverified_header(token)["kid"]
+        derived = derive_key(secret, "access-token")
+        assert kid not in {hashlib.sha256(key).hexdigest()[:16] for key in (secret, derived)}
+        kids.add(kid)
+    assert kids == {KEY_ID}
 
 
 async def test_missing_credentials_get_401_problem(client: httpx.AsyncClient) -> None:

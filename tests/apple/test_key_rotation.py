@@ -1,4 +1,4 @@
-"""Rotating WALLET_SECRET_KEY keeps every card in circulation working.
+"""Rotating WALLET_SECRET_KEY keeps every card in circulation, and staff sessions, working.
 
 Cards issued under the old key (barcode, links, the pass's authenticationToken, which a
 device never changes) keep working while the old key stays in WALLET_PREVIOUS_SECRET_KEYS.
@@ -19,14 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.conftest import PASS_TYPE_ID
 from tests.factories import make_tenant
 from wallet_service.app import create_app
+from wallet_service.clock import ManualClock
 from wallet_service.config import Settings
+from wallet_service.security.permissions import Role
 
 OLD_KEY = "test-secret-key-for-the-suite-only-0123456789"  # the suite's key
 NEW_KEY = "a-brand-new-secret-key-after-rotation-987654321"
 
 
 @asynccontextmanager
-async def _rotated_app(settings: Settings, *, keep_old: bool) -> AsyncIterator[httpx.AsyncClient]:
+async def _rotated_app(
+    settings: Settings, clock: ManualClock, *, keep_old: bool
+) -> AsyncIterator[httpx.AsyncClient]:
     rotated = Settings.model_validate(
         {
             **settings.model_dump(exclude={"secret_key", "previous_secret_keys"}),
@@ -34,7 +38,7 @@ async def _rotated_app(settings: Settings, *, keep_old: bool) -> AsyncIterator[h
             "previous_secret_keys": [OLD_KEY] if keep_old else [],
         }
     )
-    app = create_app(rotated)
+    app = create_app(rotated, clock)  # the suite's time, at which the tokens were issued
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="https://wallet.test") as http:
@@ -45,6 +49,7 @@ async def test_cards_issued_before_a_rotation_keep_working_with_the_old_key_reti
     client: httpx.AsyncClient,
     session_factory: async_sessionmaker[AsyncSession],
     settings: Settings,
+    clock: ManualClock,
 ) -> None:
     tenant = await make_tenant(session_factory, client)
     member = (
@@ -60,7 +65,7 @@ async def test_cards_issued_before_a_rotation_keep_working_with_the_old_key_reti
     apple_auth = {"Authorization": f"ApplePass {document['authenticationToken']}"}
     pass_path = f"/passkit/v1/passes/{PASS_TYPE_ID}/{member['serial_number']}"
 
-    async with _rotated_app(settings, keep_old=True) as rotated:
+    async with _rotated_app(settings, clock, keep_old=True) as rotated:
         pos = tenant.headers()
         for barcode in (old_barcode, old_short_code):
             scan = await rotated.post(
@@ -72,9 +77,14 @@ async def test_cards_issued_before_a_rotation_keep_working_with_the_old_key_reti
         assert (await rotated.get(pass_path, headers=apple_auth)).status_code == 200
         card = await rotated.get(member["card_url"].removeprefix("https://wallet.test"))
         assert card.status_code == 200
+        # A staff member signed in before the rotation stays signed in.
+        me = await rotated.get("/api/v1/auth/me", headers=tenant.headers(Role.owner))
+        assert me.status_code == 200, me.text
 
-    async with _rotated_app(settings, keep_old=False) as forgotten:
+    async with _rotated_app(settings, clock, keep_old=False) as forgotten:
         assert (await forgotten.get(pass_path, headers=apple_auth)).status_code == 401
+        me = await forgotten.get("/api/v1/auth/me", headers=tenant.headers(Role.owner))
+        assert me.status_code == 401
         scan = await forgotten.post(
             "/api/v1/scans",
             json={"barcode": old_barcode, "amount": {"value": "3", "currency": "EUR"}},

@@ -30,7 +30,13 @@ from wallet_service.schemas import Page, ReadModel
 from wallet_service.security.permissions import Permission
 from wallet_service.security.principal import Principal
 
-__all__ = ["download_router", "logs_router", "passkit_router"]
+__all__ = [
+    "DEVICE_LOG_MAX_BODY_BYTES",
+    "DEVICE_LOG_PATH",
+    "download_router",
+    "logs_router",
+    "passkit_router",
+]
 
 
 async def get_apple_issuer(request: Request) -> AppleIssuer:
@@ -83,8 +89,15 @@ class SerialNumbers(BaseModel):
     lastUpdated: str  # noqa: N815 - Apple's key; must be a string
 
 
+# Anyone may post device logs: the body, each message and their number are kept small.
+DEVICE_LOG_MAX_BODY_BYTES = 64 * 1024
+DEVICE_LOG_MAX_MESSAGES = 100
+
+
 class DeviceLogs(BaseModel):
-    logs: list[str] = Field(max_length=100)
+    logs: list[Annotated[str, Field(max_length=registrations.MAX_LOG_MESSAGE_CHARS)]] = Field(
+        max_length=DEVICE_LOG_MAX_MESSAGES
+    )
 
 
 class PassLogRead(ReadModel):
@@ -289,10 +302,13 @@ async def latest_pass(
     )
 
 
+DEVICE_LOG_PATH = f"{passkit_router.prefix}/log"
+
+
 @passkit_router.post(
     "/log",
     status_code=status.HTTP_200_OK,
-    responses=responses(422),
+    responses=responses(413, 422),
     dependencies=[Depends(_pass_log_per_address)],
 )
 async def device_log(body: DeviceLogs, session: SessionDep) -> None:

@@ -18,8 +18,10 @@ will replace it.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -46,6 +48,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_FILE_MODE = 0o600
+_SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
 
 
 def _driver_url(url: str, *, asynchronous: bool) -> URL:
@@ -79,8 +83,42 @@ def _begin_immediate(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def private_sqlite_file(database: str | None) -> None:
+    """Make the SQLite file at ``database`` owner-only (0600) before SQLite opens it.
+
+    The file holds personal data and password hashes. SQLite creates it with 0644 less the
+    umask, and gives its -wal/-shm/-journal files the database file's mode, so creating the
+    database 0600 first covers all of them. Files an older version left readable are
+    tightened. In-memory databases and a missing directory (SQLite reports it) are left be.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
+    for companion in (path.with_name(path.name + suffix) for suffix in _SQLITE_COMPANIONS):
+        try:
+            if companion.stat().st_mode & 0o077:
+                companion.chmod(SQLITE_FILE_MODE)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            logger.warning("%s is readable by others and not ours to change", companion)
+
+
 def install_sqlite_hooks(sync_engine: Any) -> None:
-    """Pragmas and ``BEGIN IMMEDIATE`` for a (sync face of an) SQLite engine."""
+    """Pragmas, ``BEGIN IMMEDIATE`` and an owner-only file for a (sync face of an) SQLite
+    engine."""
+    database = sync_engine.url.database
+
+    def before_connect(*_: Any) -> None:
+        # Before every new connection, as SQLite creates the file on its first open. Returns
+        # nothing, so SQLAlchemy goes on to connect as usual.
+        private_sqlite_file(database)
+
+    event.listen(sync_engine, "do_connect", before_connect)
     event.listen(sync_engine, "connect", _configure_sqlite)
     event.listen(sync_engine, "begin", _begin_immediate)
 

@@ -1,25 +1,40 @@
-"""Staff access tokens: short-lived HS256 JWTs whose ``kid`` header names the signing key.
+"""Staff access tokens: short-lived HS256 JWTs, verified against the active key, then each
+retired one.
 
-The key id is a fingerprint of the key, so rotating ``WALLET_SECRET_KEY`` (and keeping the
-old one in ``WALLET_PREVIOUS_SECRET_KEYS`` until its tokens expire) needs no bookkeeping.
+The ``kid`` header is the same opaque label, :data:`KEY_ID`, on every token. It used to be a
+fingerprint of the key; but anything computed from the secret alone, hashed or keyed, lets
+whoever reads a token's header (or a log line quoting it) test guesses of
+``WALLET_SECRET_KEY`` offline. Finding a retired key needs no id: a token is checked against
+the active key, then the keys in ``WALLET_PREVIOUS_SECRET_KEYS`` (a handful of HMACs), so
+rotating the key still needs no bookkeeping. A token's signature can itself check a guess,
+which is why production refuses a secret under 32 bytes; the ``kid`` adds no test of its own.
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 
 from wallet_service.security.keys import derive_key
 
-__all__ = ["AccessClaims", "InvalidToken", "TokenKeys", "issue_access_token", "read_access_token"]
+__all__ = [
+    "KEY_ID",
+    "AccessClaims",
+    "InvalidToken",
+    "TokenKeys",
+    "issue_access_token",
+    "read_access_token",
+]
 
 ISSUER = "wallet-service"
 AUDIENCE = "wallet-service:staff"
 _ALGORITHM = "HS256"
+# Opaque and the same for every key (see the module docstring); never derived from a key.
+KEY_ID = "wallet-secret-key"
 
 
 class InvalidToken(Exception):
@@ -41,25 +56,16 @@ def _derive(key: bytes) -> bytes:
     return derive_key(key, "access-token")
 
 
-def _key_id(derived: bytes) -> str:
-    return hashlib.sha256(derived).hexdigest()[:16]
-
-
 class TokenKeys:
-    """The active signing key and the retired ones still accepted."""
+    """The active signing key and the retired ones still accepted, in the order tried."""
 
     def __init__(self, active: bytes, retired: list[bytes] | None = None) -> None:
         self._active = _derive(active)
-        self.active_kid = _key_id(self._active)
-        self._by_kid = {_key_id(k): k for k in (_derive(r) for r in retired or [])}
-        self._by_kid[self.active_kid] = self._active
+        self.all: tuple[bytes, ...] = (self._active, *(_derive(r) for r in retired or []))
 
     @property
     def active(self) -> bytes:
         return self._active
-
-    def lookup(self, kid: str) -> bytes | None:
-        return self._by_kid.get(kid)
 
 
 def issue_access_token(
@@ -82,7 +88,7 @@ def issue_access_token(
         "exp": expires_at,
         "jti": uuid.uuid4().hex,
     }
-    token = jwt.encode(claims, keys.active, algorithm=_ALGORITHM, headers={"kid": keys.active_kid})
+    token = jwt.encode(claims, keys.active, algorithm=_ALGORITHM, headers={"kid": KEY_ID})
     return token, expires_at
 
 
@@ -92,26 +98,31 @@ def _version(value: object) -> int:
     return value
 
 
+def _verified_claims(keys: TokenKeys, token: str) -> dict[str, Any]:
+    for key in keys.all:
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=[_ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                # Expiry is checked against the injected clock, not PyJWT's system time.
+                options={
+                    "require": ["exp", "iat", "sub", "aud", "iss", "ver"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                },
+            )
+        except jwt.InvalidSignatureError:
+            continue  # perhaps signed with the next key: claims are checked once one matches
+    raise InvalidToken("not signed with any of our keys")
+
+
 def read_access_token(keys: TokenKeys, token: str, now: datetime) -> AccessClaims:
     """The token's claims if it is ours and unexpired at ``now`` (the injected clock's)."""
     try:
-        kid = jwt.get_unverified_header(token).get("kid")
-        key = keys.lookup(kid) if isinstance(kid, str) else None
-        if key is None:
-            raise InvalidToken("unknown signing key")
-        claims = jwt.decode(
-            token,
-            key,
-            algorithms=[_ALGORITHM],
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            # Expiry is checked below against the injected clock, not PyJWT's system time.
-            options={
-                "require": ["exp", "iat", "sub", "aud", "iss", "ver"],
-                "verify_exp": False,
-                "verify_iat": False,
-            },
-        )
+        claims = _verified_claims(keys, token)
         expires_at = datetime.fromtimestamp(claims["exp"], UTC)
         if expires_at <= now:
             raise InvalidToken("the token has expired")
