@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -31,6 +32,7 @@ async def test_old_idempotency_records_are_purged_and_recent_ones_kept(
             session.add(
                 IdempotencyRecord(
                     merchant_id=tenant.merchant_id,
+                    caller_id=uuid.uuid4(),
                     key=key,
                     request_fingerprint="f" * 64,
                     status_code=201,

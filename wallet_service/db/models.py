@@ -235,16 +235,24 @@ class RewardStock(TenantMixin, Base):
 
 
 class IdempotencyRecord(TenantMixin, Base):
-    """The first answer to a mutating call, replayed for retries with the same key."""
+    """The first answer to a mutating call, replayed for retries with the same key.
+
+    A key is its caller's (the staff account or API key that sent it), so another caller
+    cannot pre-empt it; ``member_id`` names the card the answer is about, for erasure.
+    """
 
     __tablename__ = "idempotency_record"
 
+    caller_id: Mapped[uuid.UUID]
     key: Mapped[str] = mapped_column(String(255))
+    member_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), index=True
+    )
     request_fingerprint: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int]
     response_body: Mapped[dict[str, Any]] = mapped_column(JSON)
 
-    __table_args__ = (UniqueConstraint("merchant_id", "key"),)
+    __table_args__ = (UniqueConstraint("merchant_id", "caller_id", "key"),)
 
 
 class PassRegistration(TenantMixin, Base):

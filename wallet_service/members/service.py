@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +15,7 @@ from wallet_service.db.repository import count_and_list, get_scoped, scoped_sele
 from wallet_service.db.session import after_commit
 from wallet_service.errors import Conflict, NotFound
 from wallet_service.google.wallet import GoogleWallet
-from wallet_service.idempotency.records import IdempotentCall, StoredResponse
+from wallet_service.idempotency.records import IdempotentCall, StoredResponse, redact_answers
 from wallet_service.links import MemberLinks
 from wallet_service.members.schemas import ConsentChange, ConsentRead, MemberCreate, MemberRead
 from wallet_service.programs.service import get_program
@@ -164,9 +165,9 @@ async def erase_member(
 ) -> Member:
     """Erase the customer's personal data (GDPR) and void the card everywhere.
 
-    Name, email, birthday and home store are wiped; the ledger stays, tied to the now
-    anonymous member, so balances and totals still add up for accounting. Erasing twice
-    changes nothing.
+    Name, email, birthday and home store are wiped, here and in the answers stored for
+    retries (``Idempotency-Key``); the ledger stays, tied to the now anonymous member, so
+    balances and totals still add up for accounting. Erasing twice changes nothing.
     """
     member = await get_member(session, scope, member_id, for_update=True)
     if member.status is not MemberStatus.erased:
@@ -177,7 +178,36 @@ async def erase_member(
         member.home_store_id = None
         accounts.touch_pass(member, now)
         await session.flush()
+        await redact_answers(session, scope, member.id, _erased_answer)
     return member
+
+
+# What erasure blanks in a stored answer, where present: the member as the API shows it
+# (an enrolment's answer, links included: they open the card) and the till's member summary.
+_ERASED_MEMBER: dict[str, Any] = {
+    "given_name": "",
+    "family_name": "",
+    "email": None,
+    "birthday": None,
+    "home_store_id": None,
+    "apple_pass_url": "",
+    "google_save_url": None,
+    "card_url": "",
+    "status": MemberStatus.erased.value,
+}
+_ERASED_SUMMARY: dict[str, Any] = {"name": "Member", "status": MemberStatus.erased.value}
+
+
+def _blanked(fields: dict[str, Any], erased: dict[str, Any]) -> dict[str, Any]:
+    return {name: erased.get(name, value) for name, value in fields.items()}
+
+
+def _erased_answer(body: dict[str, Any]) -> dict[str, Any]:
+    """A stored answer about an erased member: same shape, personal data blanked, the
+    member shown as erased (as the till and the API now show it)."""
+    if isinstance(summary := body.get("member"), dict):
+        return {**body, "member": _blanked(summary, _ERASED_SUMMARY)}
+    return _blanked(body, _ERASED_MEMBER)
 
 
 async def list_members(
@@ -255,7 +285,7 @@ async def enrol(
     )
     created = await present_member(session, scope, member, links, google, now)
     if call is not None:
-        await call.remember(session, scope, created)
+        await call.remember(session, scope, created, member.id)
     if created.google_save_url:
         member_id = member.id
         after_commit(session, lambda factory: google.sync_new_member(factory, member_id))

@@ -59,8 +59,7 @@ def _call(
             "Send an Idempotency-Key header so a retried request is not applied twice.",
             code="idempotency_key_required",
         )
-    if key.startswith(ONLINE_ORDER_KEY):  # order ids are the merchant's, whoever sends them
-        return IdempotentCall.of(key, request.url.path, payload)
+    # The caller's own, online order ids included: nobody else's request can claim it first.
     return IdempotentCall.for_caller(principal.id, key, request.url.path, payload)
 
 
@@ -101,7 +100,7 @@ async def record_scan(
     """Credit a purchase (in store or online) to the card's member."""
     if data.channel == "online" and data.order_id:
         # The order id is the key, whatever the shop sends: a retry with a fresh header
-        # must still not credit the same order twice.
+        # must still not credit the same order twice (keys are the caller's, see _call).
         idempotency_key = f"{ONLINE_ORDER_KEY}{data.order_id}"
     call = _call(idempotency_key, request, principal, data.model_dump(mode="json"))
     batcher: ScanBatcher = request.app.state.scan_batcher

@@ -3,7 +3,9 @@
 Each mutating operation locks the member row, then checks its ``Idempotency-Key``, then
 posts through the loyalty domain and stores its answer, all in the request's one
 transaction: concurrent redemptions on one card queue on the lock (no overspending), and a
-retried request finds the first answer instead of crediting twice.
+retried request finds the first answer instead of crediting twice. The stored answer is
+checked before the card's state: a retry gets it even if the card was cancelled or erased
+since.
 """
 
 from __future__ import annotations
@@ -154,7 +156,6 @@ async def _card(
     if found is None:
         raise _no_member()
     member, program = found
-    _check_active(member)
     return member, program
 
 
@@ -330,6 +331,7 @@ async def lookup_card(
     session: AsyncSession, principal: Principal, barcode: str, keys: KeyRing, at: datetime
 ) -> LookupRead:
     member, program = await _card(session, principal.scope, barcode, keys, at, for_update=False)
+    _check_active(member)
     account = await load_account(session, member, program)
     return LookupRead(
         member=member_summary(account, at), rewards=await _options(session, account, at)
@@ -438,6 +440,7 @@ async def record_scans(session: AsyncSession, scans: Sequence[ScanRequest]) -> l
                     scan.at,
                     reward_choices(account, scan.at, stock[account.program.id]),
                 ),
+                member.id,
             )
         results.append(prepared)
     await writes.send(session)
@@ -456,10 +459,11 @@ def _prepare_purchase(
     card = cards.get((scope.merchant_id, scan.serial))
     if card is None:
         raise _no_member()
-    member, _ = card
-    _check_active(member)
+    # The answer first: a retry gets it even if the card was cancelled or erased since.
     if (stored := answers.replay(scope, scan.call)) is not None:
         return stored
+    member, _ = card
+    _check_active(member)
     account = accounts[member.id]
     data = scan.data
     source = PostingSource.from_principal(
@@ -509,8 +513,10 @@ async def redeem(
         )
     except InvalidBarcode as refused:
         return await _answer_to_retry(session, principal, call, refused)
+    # The answer first: a retry gets it even if the card was cancelled or erased since.
     if (stored := await call.replay(session, principal.scope)) is not None:
         return stored
+    _check_active(member)
     source = PostingSource.from_principal(principal, store_id=store_id)
     account = await _expire_due(session, await load_account(session, member, program), source, at)
     reward = account.loyalty.rules.reward(data.reward_code)
@@ -541,7 +547,7 @@ async def redeem(
         ),
         rewards=await _options(session, account, at),
     )
-    return await call.remember(session, principal.scope, body)
+    return await call.remember(session, principal.scope, body, member.id)
 
 
 async def reverse(
@@ -582,4 +588,4 @@ async def reverse(
         reversed_transaction_id=original.id,
         member=member_summary(account, at),
     )
-    return await call.remember(session, principal.scope, body)
+    return await call.remember(session, principal.scope, body, member.id)
