@@ -1,8 +1,8 @@
 """idempotency records: keyed per caller (merchant, caller, key), and naming the member
 each answer is about (erasure blanks it)
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-02 10:00:00
 
 Records used to keep the caller in the key (``<caller id>:<key>``), except online order
@@ -18,8 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
