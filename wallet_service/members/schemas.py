@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field, StrictBool
 
 from wallet_service.db.models import MemberStatus
 from wallet_service.schemas import ReadModel
@@ -19,7 +19,7 @@ class ConsentChange(BaseModel):
         pattern=r"^[a-z][a-z0-9_]{1,63}$",
         description="What the consent is for, e.g. marketing_email, geolocated_offers.",
     )
-    granted: bool
+    granted: StrictBool
 
 
 class ConsentRead(ReadModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, EmailStr, Field, SecretStr
+from pydantic import BaseModel, EmailStr, Field, SecretStr, StrictBool
 
 from wallet_service.schemas import ReadModel
 from wallet_service.security.permissions import Role
@@ -28,7 +28,7 @@ class StaffUpdate(BaseModel):
     full_name: str | None = Field(default=None, max_length=200)
     role: Role | None = None
     store_id: uuid.UUID | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class StaffRead(ReadModel):
