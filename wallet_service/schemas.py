@@ -16,7 +16,7 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-__all__ = ["DECIMAL_TEXT", "Page", "ReadModel", "StrictDecimal"]
+__all__ = ["DECIMAL_TEXT", "Page", "ReadModel", "RequestModel", "StrictDecimal"]
 
 ItemT = TypeVar("ItemT")
 
@@ -32,6 +32,17 @@ def _plain_decimal_text(value: object) -> object:
 
 
 StrictDecimal = Annotated[Decimal, BeforeValidator(_plain_decimal_text)]
+
+
+class RequestModel(BaseModel):
+    """Base of every body a client of our API sends (``XCreate``, ``XUpdate``, ...).
+
+    Unknown fields are refused (422 naming them) rather than dropped: a misspelt
+    ``first_name`` must not silently enrol a nameless "Member". Bodies that Apple or Google
+    send are not ``RequestModel``: they may grow fields we do not know yet.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ReadModel(BaseModel):

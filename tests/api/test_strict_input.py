@@ -173,3 +173,95 @@ async def test_program_rules_refuse_non_ascii_digits(
     )
     problem = assert_problem(response, 422, "invalid_program_rules")
     assert "points_per_currency_unit" in str(problem)
+
+
+async def test_an_unknown_field_is_refused_with_a_422_that_names_it(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    response = await client.post(
+        f"/api/v1/programs/{tenant.program_id}/members",
+        json={"first_name": "Camille", "email": "camille@example.com"},
+        headers=tenant.headers(),
+    )
+    problem = assert_problem(response, 422, "validation_error")
+    assert "first_name" in str(problem["detail"])
+    assert {"loc": ["body", "first_name"], "msg": "Extra inputs are not permitted"}.items() <= (
+        problem["errors"][0].items()  # type: ignore[index]
+    )
+    listed = await client.get("/api/v1/members", headers=tenant.headers(Role.owner))
+    assert listed.json()["count"] == 0  # nobody enrolled as "Member"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "unknown"),
+    [
+        ("/api/v1/stores", {"name": "S", "latitude": 1, "longitude": 2, "lat": 1}, "lat"),
+        ("/api/v1/programs", {"name": "P", "currency": "EUR", "rotate": True}, "rotate"),
+        ("/api/v1/staff", {"email": "a@b.example", "password": "x" * 12, "roles": []}, "roles"),
+        ("/api/v1/api-keys", {"name": "K", "scope": "members:read"}, "scope"),
+    ],
+)
+async def test_every_resource_refuses_unknown_fields(
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    path: str,
+    body: dict[str, Any],
+    unknown: str,
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    response = await client.post(path, json=body, headers=tenant.headers(Role.owner))
+    problem = assert_problem(response, 422, "validation_error")
+    assert unknown in str(problem["detail"])
+
+
+async def test_unknown_fields_in_nested_objects_are_named_with_their_path(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    member = await _member(client, tenant)
+    scanned = await _scan(
+        client, tenant, member, amount={"value": "5", "currency": "EUR", "cents": 500}
+    )
+    problem = assert_problem(scanned, 422, "validation_error")
+    assert "amount.cents" in str(problem["detail"])
+    patched = await client.patch(
+        "/api/v1/merchant", json={"name": "N", "slug": "new"}, headers=tenant.headers(Role.owner)
+    )
+    assert "slug" in str(assert_problem(patched, 422, "validation_error")["detail"])
+
+
+# Apple's bodies stay tolerant on purpose: a key added by a future iOS must not break them.
+APPLE_BODIES = {"RegistrationBody", "DeviceLogs"}
+
+
+async def test_every_request_body_in_the_openapi_refuses_unknown_fields(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    components = schema["components"]["schemas"]
+
+    def referenced(node: object) -> set[str]:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            found = {ref.rsplit("/", 1)[1]} if isinstance(ref, str) else set()
+            return found.union(*(referenced(value) for value in node.values()))
+        if isinstance(node, list):
+            return set().union(*(referenced(item) for item in node))
+        return set()
+
+    bodies: set[str] = set()
+    pending = referenced(
+        [op.get("requestBody", {}) for ops in schema["paths"].values() for op in ops.values()]
+    )
+    while pending:
+        name = pending.pop()
+        bodies.add(name)
+        pending |= referenced(components[name]) - bodies
+    objects = {name for name in bodies if components[name].get("type") == "object"}
+    assert {"MemberCreate", "ScanCreate", "Amount", "BasketLineIn"} <= objects
+    tolerant = {
+        name for name in objects if components[name].get("additionalProperties") is not False
+    }
+    # The OAuth2 token form follows RFC 6749, whose clients may send parameters we do not use.
+    assert tolerant - {"Body_create_access_token_api_v1_auth_token_post"} == APPLE_BODIES

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wallet_service.apple import registrations
@@ -52,7 +52,12 @@ download_router = APIRouter(prefix="/wallet/apple", tags=["Apple Wallet"])
 logs_router = APIRouter(prefix="/passkit", tags=["Apple Wallet"])
 
 
+# Apple's bodies ignore fields we do not know, unlike our own API's (RequestModel): Apple
+# documents no versioning of them, and a key added by a future iOS must not stop every
+# registration or log.
 class RegistrationBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
     pushToken: str = Field(min_length=1, max_length=255)  # noqa: N815 - Apple's key
 
 
@@ -62,6 +67,8 @@ class SerialNumbers(BaseModel):
 
 
 class DeviceLogs(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
     logs: list[str] = Field(max_length=100)
 
 

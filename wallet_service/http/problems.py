@@ -7,7 +7,7 @@ Every error body is ``application/problem+json`` with ``type``, ``title``, ``sta
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -170,13 +170,24 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         }
         for p in problems
     ]
+    unknown = [
+        _field_path(p.get("loc", ())) for p in problems if p.get("type") == "extra_forbidden"
+    ]
+    detail = "The request is not valid: see errors."
+    if unknown:  # named in the detail too: the usual cause is a misspelt field
+        detail = f"Unknown field(s) {', '.join(unknown)}: the request is not valid, see errors."
     return problem_response(
-        422,
-        "validation_error",
-        "The request is not valid: see errors.",
-        instance=request.url.path,
-        extensions={"errors": details},
+        422, "validation_error", detail, instance=request.url.path, extensions={"errors": details}
     )
+
+
+def _field_path(loc: Sequence[object]) -> str:
+    """``("body", "amount", "cents")`` -> ``amount.cents``; list items as ``[0]``."""
+    parts = list(loc[1:] if loc and loc[0] == "body" else loc)
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

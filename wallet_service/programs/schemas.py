@@ -6,16 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import Field, StrictBool
 
-from wallet_service.schemas import ReadModel
+from wallet_service.schemas import ReadModel, RequestModel
 
 __all__ = ["ProgramCreate", "ProgramRead", "ProgramUpdate"]
 
 CardTemplate = Literal["points", "stamps"]
 
 
-class ProgramCreate(BaseModel):
+class ProgramCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")
     template: CardTemplate = "points"
@@ -27,7 +27,7 @@ class ProgramCreate(BaseModel):
     )
 
 
-class ProgramUpdate(BaseModel):
+class ProgramUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     template: CardTemplate | None = None
     rules: dict[str, Any] | None = None

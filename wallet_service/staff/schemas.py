@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, EmailStr, Field, SecretStr, StrictBool
+from pydantic import EmailStr, Field, SecretStr, StrictBool
 
-from wallet_service.schemas import ReadModel
+from wallet_service.schemas import ReadModel, RequestModel
 from wallet_service.security.permissions import Role
 
 __all__ = ["StaffCreate", "StaffRead", "StaffUpdate"]
@@ -15,7 +15,7 @@ __all__ = ["StaffCreate", "StaffRead", "StaffUpdate"]
 MIN_PASSWORD_LENGTH = 10
 
 
-class StaffCreate(BaseModel):
+class StaffCreate(RequestModel):
     email: EmailStr
     password: SecretStr = Field(min_length=MIN_PASSWORD_LENGTH, max_length=256)
     full_name: str = Field(default="", max_length=200)
@@ -23,7 +23,7 @@ class StaffCreate(BaseModel):
     store_id: uuid.UUID | None = None
 
 
-class StaffUpdate(BaseModel):
+class StaffUpdate(RequestModel):
     password: SecretStr | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH, max_length=256)
     full_name: str | None = Field(default=None, max_length=200)
     role: Role | None = None
