@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -46,7 +47,17 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+class Readiness(BaseModel):
+    status: str = Field(description="ok, or unavailable when a check failed")
+    checks: dict[str, dict[str, Any]]
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    # Not a problem: orchestrators and operators read the same report whether ready or not.
+    responses={503: {"model": Readiness, "description": "Not ready: see checks"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     """The service can do its job: the database answers."""
     engine: AsyncEngine = request.app.state.engine

@@ -6,6 +6,7 @@ Every error body is ``application/problem+json`` with ``type``, ``title``, ``sta
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
@@ -26,6 +27,8 @@ from wallet_service.loyalty.errors import DomainError
 __all__ = [
     "PROBLEM_CONTENT_TYPE",
     "Problem",
+    "ValidationIssue",
+    "ValidationProblem",
     "install_problem_handlers",
     "problem_response",
     "responses",
@@ -86,16 +89,84 @@ class Problem(BaseModel):
     instance: str | None = None
 
 
+class ValidationIssue(BaseModel):
+    """One refused field of a 422: where, why, and pydantic's error type."""
+
+    loc: list[str]
+    msg: str
+    type: str
+
+
+class ValidationProblem(Problem):
+    """The 422 ``validation_error`` problem, listing the refused fields."""
+
+    errors: list[ValidationIssue]
+
+
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries for the problem statuses a route can answer."""
     return {
         status: {
-            "model": Problem,
+            "model": ValidationProblem if status == 422 else Problem,
             "description": HTTPStatus(status).phrase,
+            # Marks the answer as a problem: the OpenAPI hook below moves its schema here.
             "content": {PROBLEM_CONTENT_TYPE: {}},
         }
         for status in statuses
     }
+
+
+_COMPONENTS = "#/components/schemas/"
+
+
+def _problem_openapi(app: FastAPI) -> None:
+    """Make ``app.openapi()`` document problems as ``application/problem+json``.
+
+    FastAPI files every ``responses=`` model under ``application/json`` and adds its own
+    ``HTTPValidationError`` 422; neither is what clients receive. Every operation taking a
+    JSON body also answers 400 ``malformed_json``, so it is documented here once.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _document_problems(generate())
+        return generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_problems(schema: dict[str, Any]) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    model_schema = ValidationProblem.model_json_schema(ref_template=_COMPONENTS + "{model}")
+    components.update(model_schema.pop("$defs", {}))
+    components[ValidationProblem.__name__] = model_schema
+    components[Problem.__name__] = Problem.model_json_schema(ref_template=_COMPONENTS + "{model}")
+    problem = {"$ref": _COMPONENTS + Problem.__name__}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            answers = operation.setdefault("responses", {})
+            for status, answer in answers.items():
+                content = answer.get("content", {})
+                json_schema = content.get("application/json", {}).get("schema", {})
+                default_422 = json_schema.get("$ref") == _COMPONENTS + "HTTPValidationError"
+                if PROBLEM_CONTENT_TYPE in content or default_422:
+                    model = ValidationProblem if status == "422" else Problem
+                    answer["content"] = {
+                        PROBLEM_CONTENT_TYPE: {"schema": {"$ref": _COMPONENTS + model.__name__}}
+                    }
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                answers.setdefault(
+                    "400",
+                    {
+                        "description": "Bad Request: the body is not valid JSON",
+                        "content": {PROBLEM_CONTENT_TYPE: {"schema": problem}},
+                    },
+                )
+            operation["responses"] = dict(sorted(answers.items()))
+    components.pop("HTTPValidationError", None)
+    if f'"{_COMPONENTS}ValidationError"' not in json.dumps(schema):
+        components.pop("ValidationError", None)  # only FastAPI's default 422 used it
 
 
 def problem_response(
@@ -287,6 +358,8 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error as a problem, and document them so in ``/openapi.json``."""
+    _problem_openapi(app)
     app.add_exception_handler(errors.WalletError, _wallet_error)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
