@@ -36,8 +36,9 @@ async def get_apple_issuer(request: Request) -> AppleIssuer:
     issuer: AppleIssuer | None = request.app.state.apple
     if issuer is None:
         raise AppleWalletUnavailable(
-            "Apple Wallet passes need signing certificates: run `wallet-service certs dev` "
-            "(development) or `wallet-service certs import` (production)."
+            "Apple Wallet passes need signing certificates matching WALLET_APPLE_PASS_TYPE_ID "
+            "and WALLET_APPLE_TEAM_ID when set: run `wallet-service certs dev` (development) "
+            "or `wallet-service certs import` (production), then `wallet-service certs check`."
         )
     return issuer
 
