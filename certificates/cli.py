@@ -6,7 +6,8 @@ command takes the certificate directory as ``--dir``; its default is
 
 Exit codes: ``0`` success; ``1`` from ``check`` when the material expires within
 30 days or already expired (so cron can alert); ``2`` when material is missing
-or invalid, or a password is wrong.
+or invalid, a password is wrong, or ``check`` finds the certificate issued for another
+pass type id or team id than ``WALLET_APPLE_PASS_TYPE_ID`` / ``WALLET_APPLE_TEAM_ID``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ import typer
 
 from certificates.dev import generate_dev_chain
 from certificates.errors import CertificateError
-from certificates.store import EXPIRY_WARNING_DAYS, CertificateReport, check, import_p12
+from certificates.store import (
+    EXPIRY_WARNING_DAYS,
+    CertificateReport,
+    check,
+    identity_mismatch,
+    import_p12,
+)
 
 __all__ = [
     "DEFAULT_PASS_TYPE_ID",
@@ -134,16 +141,36 @@ def import_command(
 def check_command(
     directory: DirectoryOption,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+    pass_type_id: Annotated[
+        str | None,
+        typer.Option(
+            "--pass-type-id",
+            envvar="WALLET_APPLE_PASS_TYPE_ID",
+            help="The pass type id the service is configured with; must be the certificate's.",
+        ),
+    ] = None,
+    team_id: Annotated[
+        str | None,
+        typer.Option(
+            "--team-id",
+            envvar="WALLET_APPLE_TEAM_ID",
+            help="The team id the service is configured with; must be the certificate's.",
+        ),
+    ] = None,
 ) -> None:
-    """Show the certificate identity and expiry; exit 1 when it expires soon."""
+    """Show the certificate identity and expiry; exit 1 when it expires soon, 2 on a mismatch."""
     try:
         report = check(directory)
     except CertificateError as error:
         raise _fail(error) from error
+    mismatch = identity_mismatch(report, pass_type_id=pass_type_id, team_id=team_id)
     if as_json:
-        typer.echo(json.dumps(_report_dict(report), indent=2))
+        typer.echo(json.dumps({**_report_dict(report), "identity_mismatch": mismatch}, indent=2))
     else:
         _print_report(report)
+    if mismatch:
+        typer.secho(f"error: {mismatch}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2)
     if report.expires_soon:
         raise typer.Exit(code=1)
 

@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -48,8 +49,10 @@ from certificates.layout import (
 __all__ = [
     "EXPIRY_WARNING_DAYS",
     "CertificateReport",
+    "PassIdentity",
     "SigningMaterial",
     "check",
+    "identity_mismatch",
     "import_p12",
     "load_signing_material",
 ]
@@ -203,6 +206,38 @@ def check(directory: Path, *, now: datetime | None = None) -> CertificateReport:
         intermediate_not_after=material.intermediate.not_valid_after_utc,
         intermediate_days_to_expiry=intermediate_days,
     )
+
+
+class PassIdentity(Protocol):
+    """What a certificate was issued for: :class:`SigningMaterial`, :class:`CertificateReport`."""
+
+    @property
+    def pass_type_id(self) -> str | None: ...
+
+    @property
+    def team_id(self) -> str | None: ...
+
+
+def identity_mismatch(
+    certificate: PassIdentity, *, pass_type_id: str | None, team_id: str | None
+) -> str | None:
+    """One line naming what the configured ids and the certificate disagree on, or ``None``.
+
+    ``WALLET_APPLE_PASS_TYPE_ID`` / ``WALLET_APPLE_TEAM_ID`` (``None`` when unset) must be the
+    certificate's subject UID and OU: Wallet refuses passes signed for another identity.
+    """
+    checks = (
+        ("WALLET_APPLE_PASS_TYPE_ID", pass_type_id, "pass type id (UID)", certificate.pass_type_id),
+        ("WALLET_APPLE_TEAM_ID", team_id, "team id (OU)", certificate.team_id),
+    )
+    problems = [
+        f"{setting}={configured} but the signing certificate's {what} is {actual}"
+        for setting, configured, what, actual in checks
+        if configured is not None and configured != actual
+    ]
+    if not problems:
+        return None
+    return "; ".join(problems) + " (Wallet refuses such passes)"
 
 
 def _days_until(moment_after: datetime, moment: datetime) -> int:

@@ -76,3 +76,40 @@ async def test_readyz_warns_when_the_pass_certificate_expires_within_30_days(
     assert 0 < certificates["days_to_expiry"] <= 30
     warnings = [r for r in caplog.records if "Apple pass certificate" in r.getMessage()]
     assert warnings and all(r.levelname == "WARNING" for r in warnings)
+
+
+@pytest.mark.parametrize(
+    ("setting", "configured", "variable"),
+    [
+        ("apple_pass_type_id", "pass.test.someone-else", "WALLET_APPLE_PASS_TYPE_ID"),
+        ("apple_team_id", "OTHERTEAM9", "WALLET_APPLE_TEAM_ID"),
+    ],
+)
+async def test_settings_naming_another_pass_identity_than_the_certificate_make_the_service_unready(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    setting: str,
+    configured: str,
+    variable: str,
+) -> None:
+    generate_dev_chain(tmp_path / "certs", "pass.test.issued-for", "ISSUEDTEAM")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'wallet.db'}",
+        data_dir=tmp_path,
+        secret_key="unused-secret-key-unused-secret-key",  # type: ignore[arg-type]
+        **{setting: configured},
+    )
+    migrate.upgrade(settings.resolved_database_url)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as http:
+            ready = await http.get("/readyz")
+    # No pass signed for an identity Wallet would refuse: Apple Wallet is off, and says why.
+    assert app.state.apple is None
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and variable in errors[0] and configured in errors[0]
+    assert "pass.test.issued-for" in errors[0] or "ISSUEDTEAM" in errors[0]
+    assert ready.status_code == 503
+    certificates = ready.json()["checks"]["apple_certificates"]
+    assert certificates["status"] == "mismatch" and configured in certificates["detail"]

@@ -8,9 +8,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from certificates.store import identity_mismatch
 from wallet_service.apple.issuer import certificate_report
 from wallet_service.config import Settings
 
@@ -25,6 +27,11 @@ def certificate_status(settings: Settings, now: datetime) -> dict[str, Any]:
     report = certificate_report(settings, now)
     if report is None:
         return {"status": "missing"}
+    mismatch = identity_mismatch(
+        report, pass_type_id=settings.apple_pass_type_id, team_id=settings.apple_team_id
+    )
+    if mismatch:
+        return {"status": "mismatch", "detail": mismatch}
     status = "expired" if report.expired else "expiring" if report.expires_soon else "ok"
     if status != "ok":
         logger.warning(
@@ -46,7 +53,17 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+class Readiness(BaseModel):
+    status: str = Field(description="ok, or unavailable when a check failed")
+    checks: dict[str, dict[str, Any]]
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    # Not a problem: orchestrators and operators read the same report whether ready or not.
+    responses={503: {"model": Readiness, "description": "Not ready: see checks"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     """The service can do its job: the database answers."""
     engine: AsyncEngine = request.app.state.engine
@@ -61,8 +78,12 @@ async def readyz(request: Request) -> JSONResponse:
     checks["apple_certificates"] = certificate_status(
         request.app.state.settings, request.app.state.clock.now()
     )
-    # Certificates warn but do not make the service unready: scans and the API still work.
-    ready = checks["database"]["status"] == "ok"
+    # A missing or expiring certificate warns without making the service unready (scans and
+    # the API still work); settings that contradict the certificate are a broken deployment.
+    ready = (
+        checks["database"]["status"] == "ok"
+        and checks["apple_certificates"]["status"] != "mismatch"
+    )
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks},
         status_code=200 if ready else 503,

@@ -292,6 +292,24 @@ async def test_device_logs_are_stored_and_shown_to_the_merchant_that_owns_the_pa
     assert theirs.json()["count"] == 0
 
 
+async def test_fields_apple_may_add_to_its_bodies_are_tolerated(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    # Our own API refuses unknown fields; Apple's bodies do not, or a future iOS that sends
+    # one more key would stop every registration and log.
+    tenant = await make_tenant(session_factory, client)
+    member = await _enrol(client, tenant)
+    token = _pass_json((await _download(client, member)).content)["authenticationToken"]
+    registered = await client.post(
+        f"/passkit/v1/devices/{DEVICE}/registrations/{PASS_TYPE_ID}/{member['serial_number']}",
+        json={"pushToken": PUSH_TOKEN, "deviceModel": "iPhone99,1"},
+        headers={"Authorization": f"ApplePass {token}"},
+    )
+    assert registered.status_code == 201, registered.text
+    logged = await client.post("/passkit/v1/log", json={"logs": ["x"], "osVersion": "99.0"})
+    assert logged.status_code == 200, logged.text
+
+
 async def test_member_resource_carries_the_apple_pass_link(
     client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -144,3 +144,38 @@ def test_default_directory_follows_wallet_data_dir(
     result = runner.invoke(app, ["certs", "dev"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "elsewhere" / "certs" / "pass-certificate.pem").exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "configured", "actual"),
+    [
+        ("WALLET_APPLE_PASS_TYPE_ID", "pass.dev.someone-else", "pass.dev.issued-for"),
+        ("WALLET_APPLE_TEAM_ID", "OTHERTEAM9", "ISSUEDTEAM"),
+    ],
+)
+def test_check_exits_two_when_the_settings_name_another_identity_than_the_certificate(
+    tmp_path: Path, variable: str, configured: str, actual: str
+) -> None:
+    generate_dev_chain(tmp_path, "pass.dev.issued-for", "ISSUEDTEAM")
+
+    result = runner.invoke(
+        app, ["certs", "check", "--dir", str(tmp_path)], env={variable: configured}
+    )
+    as_json = runner.invoke(
+        app, ["certs", "check", "--dir", str(tmp_path), "--json"], env={variable: configured}
+    )
+
+    assert result.exit_code == 2, result.output
+    line = next(line for line in result.output.splitlines() if line.startswith("error:"))
+    assert variable in line and configured in line and actual in line
+    assert as_json.exit_code == 2
+    assert configured in json.loads(as_json.stdout)["identity_mismatch"]
+
+
+def test_check_passes_when_the_settings_name_the_certificate_identity(tmp_path: Path) -> None:
+    generate_dev_chain(tmp_path, "pass.dev.issued-for", "ISSUEDTEAM")
+    env = {"WALLET_APPLE_PASS_TYPE_ID": "pass.dev.issued-for", "WALLET_APPLE_TEAM_ID": "ISSUEDTEAM"}
+
+    result = runner.invoke(app, ["certs", "check", "--dir", str(tmp_path)], env=env)
+
+    assert result.exit_code == 0, result.output

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from wallet_service.schemas import ReadModel
+from wallet_service.schemas import ReadModel, RequestModel
 from wallet_service.security.permissions import API_KEY_PERMISSIONS, Permission
 
 __all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyRead"]
@@ -15,7 +15,7 @@ __all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyRead"]
 DEFAULT_SCOPES = sorted(API_KEY_PERMISSIONS)
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     scopes: list[Permission] = Field(default_factory=lambda: list(DEFAULT_SCOPES))
     store_id: uuid.UUID | None = None

@@ -15,7 +15,12 @@ from pathlib import Path
 import anyio
 
 from certificates.errors import CertificateError
-from certificates.store import CertificateReport, check, load_signing_material
+from certificates.store import (
+    CertificateReport,
+    check,
+    identity_mismatch,
+    load_signing_material,
+)
 from wallet_service.apple.auth import derive_authentication_token, tokens_match
 from wallet_service.apple.pkpass import build_pkpass
 from wallet_service.apple.signing import Pkcs7PassSigner
@@ -75,6 +80,12 @@ def load_apple_issuer(settings: Settings) -> AppleIssuer | None:
         material = load_signing_material(settings.certificates_dir)
     except CertificateError as exc:
         logger.warning("Apple Wallet disabled: %s (run `wallet-service certs dev`)", exc)
+        return None
+    mismatch = identity_mismatch(
+        material, pass_type_id=settings.apple_pass_type_id, team_id=settings.apple_team_id
+    )
+    if mismatch:  # /readyz says not ready too (see certificate_status in health.py)
+        logger.error("Apple Wallet disabled: %s", mismatch)
         return None
     pass_type_id = settings.apple_pass_type_id or material.pass_type_id
     team_id = settings.apple_team_id or material.team_id

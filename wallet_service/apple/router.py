@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wallet_service.apple import registrations
@@ -43,8 +43,9 @@ async def get_apple_issuer(request: Request) -> AppleIssuer:
     issuer: AppleIssuer | None = request.app.state.apple
     if issuer is None:
         raise AppleWalletUnavailable(
-            "Apple Wallet passes need signing certificates: run `wallet-service certs dev` "
-            "(development) or `wallet-service certs import` (production)."
+            "Apple Wallet passes need signing certificates matching WALLET_APPLE_PASS_TYPE_ID "
+            "and WALLET_APPLE_TEAM_ID when set: run `wallet-service certs dev` (development) "
+            "or `wallet-service certs import` (production), then `wallet-service certs check`."
         )
     return issuer
 
@@ -80,7 +81,12 @@ download_router = APIRouter(
 logs_router = APIRouter(prefix="/passkit", tags=["Apple Wallet"])
 
 
+# Apple's bodies ignore fields we do not know, unlike our own API's (RequestModel): Apple
+# documents no versioning of them, and a key added by a future iOS must not stop every
+# registration or log.
 class RegistrationBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
     pushToken: str = Field(min_length=1, max_length=255)  # noqa: N815 - Apple's key
 
 
@@ -95,6 +101,8 @@ DEVICE_LOG_MAX_MESSAGES = 100
 
 
 class DeviceLogs(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
     logs: list[Annotated[str, Field(max_length=registrations.MAX_LOG_MESSAGE_CHARS)]] = Field(
         max_length=DEVICE_LOG_MAX_MESSAGES
     )

@@ -6,8 +6,9 @@ Every error body is ``application/problem+json`` with ``type``, ``title``, ``sta
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from wallet_service import errors
 from wallet_service.loyalty.errors import DomainError
@@ -25,6 +27,8 @@ from wallet_service.loyalty.errors import DomainError
 __all__ = [
     "PROBLEM_CONTENT_TYPE",
     "Problem",
+    "ValidationIssue",
+    "ValidationProblem",
     "install_problem_handlers",
     "problem_response",
     "responses",
@@ -86,16 +90,84 @@ class Problem(BaseModel):
     instance: str | None = None
 
 
+class ValidationIssue(BaseModel):
+    """One refused field of a 422: where, why, and pydantic's error type."""
+
+    loc: list[str]
+    msg: str
+    type: str
+
+
+class ValidationProblem(Problem):
+    """The 422 ``validation_error`` problem, listing the refused fields."""
+
+    errors: list[ValidationIssue]
+
+
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries for the problem statuses a route can answer."""
     return {
         status: {
-            "model": Problem,
+            "model": ValidationProblem if status == 422 else Problem,
             "description": HTTPStatus(status).phrase,
+            # Marks the answer as a problem: the OpenAPI hook below moves its schema here.
             "content": {PROBLEM_CONTENT_TYPE: {}},
         }
         for status in statuses
     }
+
+
+_COMPONENTS = "#/components/schemas/"
+
+
+def _problem_openapi(app: FastAPI) -> None:
+    """Make ``app.openapi()`` document problems as ``application/problem+json``.
+
+    FastAPI files every ``responses=`` model under ``application/json`` and adds its own
+    ``HTTPValidationError`` 422; neither is what clients receive. Every operation taking a
+    JSON body also answers 400 ``malformed_json``, so it is documented here once.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _document_problems(generate())
+        return generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_problems(schema: dict[str, Any]) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    model_schema = ValidationProblem.model_json_schema(ref_template=_COMPONENTS + "{model}")
+    components.update(model_schema.pop("$defs", {}))
+    components[ValidationProblem.__name__] = model_schema
+    components[Problem.__name__] = Problem.model_json_schema(ref_template=_COMPONENTS + "{model}")
+    problem = {"$ref": _COMPONENTS + Problem.__name__}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            answers = operation.setdefault("responses", {})
+            for status, answer in answers.items():
+                content = answer.get("content", {})
+                json_schema = content.get("application/json", {}).get("schema", {})
+                default_422 = json_schema.get("$ref") == _COMPONENTS + "HTTPValidationError"
+                if PROBLEM_CONTENT_TYPE in content or default_422:
+                    model = ValidationProblem if status == "422" else Problem
+                    answer["content"] = {
+                        PROBLEM_CONTENT_TYPE: {"schema": {"$ref": _COMPONENTS + model.__name__}}
+                    }
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                answers.setdefault(
+                    "400",
+                    {
+                        "description": "Bad Request: the body is not valid JSON",
+                        "content": {PROBLEM_CONTENT_TYPE: {"schema": problem}},
+                    },
+                )
+            operation["responses"] = dict(sorted(answers.items()))
+    components.pop("HTTPValidationError", None)
+    if f'"{_COMPONENTS}ValidationError"' not in json.dumps(schema):
+        components.pop("ValidationError", None)  # only FastAPI's default 422 used it
 
 
 def problem_response(
@@ -173,26 +245,57 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         }
         for p in problems
     ]
+    unknown = [
+        _field_path(p.get("loc", ())) for p in problems if p.get("type") == "extra_forbidden"
+    ]
+    detail = "The request is not valid: see errors."
+    if unknown:  # named in the detail too: the usual cause is a misspelt field
+        detail = f"Unknown field(s) {', '.join(unknown)}: the request is not valid, see errors."
     return problem_response(
-        422,
-        "validation_error",
-        "The request is not valid: see errors.",
-        instance=request.url.path,
-        extensions={"errors": details},
+        422, "validation_error", detail, instance=request.url.path, extensions={"errors": details}
     )
+
+
+def _field_path(loc: Sequence[object]) -> str:
+    """``("body", "amount", "cents")`` -> ``amount.cents``; list items as ``[0]``."""
+    parts = list(loc[1:] if loc and loc[0] == "body" else loc)
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _CODE_BY_STATUS.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        allowed = _allowed_methods(request)
+        if allowed:  # a mounted app (static files) keeps the header it set itself
+            headers["Allow"] = ", ".join(allowed)
     return problem_response(
-        exc.status_code,
-        code,
-        detail,
-        instance=request.url.path,
-        headers=dict(exc.headers) if exc.headers else None,
+        exc.status_code, code, detail, instance=request.url.path, headers=headers or None
     )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path.
+
+    Starlette's 405 names only the methods of the first route matching the path, while
+    FastAPI declares one route per method: ``DELETE /stores`` would say ``Allow: GET``.
+    """
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    path, root_path = request.scope["path"], request.scope.get("root_path", "")
+    allowed = []
+    for method in _METHODS:
+        scope = {"type": "http", "path": path, "root_path": root_path, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
 
 
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
@@ -258,6 +361,8 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error as a problem, and document them so in ``/openapi.json``."""
+    _problem_openapi(app)
     app.add_exception_handler(errors.WalletError, _wallet_error)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

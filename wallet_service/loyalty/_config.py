@@ -9,10 +9,11 @@ that ``from_dict(to_dict(rules)) == rules`` holds exactly.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from functools import partial
 from typing import TypeVar
@@ -38,6 +39,8 @@ EnumT = TypeVar("EnumT", bound=StrEnum)
 T = TypeVar("T")
 
 _ZERO = Decimal(0)
+# ASCII digits only: Decimal() would also read an Arabic-Indic five as 5 and "1_0" as 10.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 @contextmanager
@@ -190,12 +193,9 @@ def read_decimal(value: object, path: str) -> Decimal:
         path,
         'must be a decimal string such as "1.5" (or an integer)',
     )
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise InvalidProgramRules(path, "is not a decimal number") from None
-    check(number.is_finite(), path, "must be a finite number")
-    return number
+    text = str(value).strip()
+    check(bool(_DECIMAL_TEXT.fullmatch(text)), path, "is not a decimal number in ASCII digits")
+    return Decimal(text)  # finite: the pattern lets no NaN or Infinity through
 
 
 def read_datetime(value: object, path: str) -> datetime:

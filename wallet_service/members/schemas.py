@@ -6,20 +6,20 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import EmailStr, Field, StrictBool
 
 from wallet_service.db.models import MemberStatus
-from wallet_service.schemas import ReadModel
+from wallet_service.schemas import ReadModel, RequestModel
 
 __all__ = ["ConsentChange", "ConsentRead", "MemberCreate", "MemberRead"]
 
 
-class ConsentChange(BaseModel):
+class ConsentChange(RequestModel):
     purpose: str = Field(
         pattern=r"^[a-z][a-z0-9_]{1,63}$",
         description="What the consent is for, e.g. marketing_email, geolocated_offers.",
     )
-    granted: bool
+    granted: StrictBool
 
 
 class ConsentRead(ReadModel):
@@ -29,7 +29,7 @@ class ConsentRead(ReadModel):
     created_at: datetime
 
 
-class MemberCreate(BaseModel):
+class MemberCreate(RequestModel):
     given_name: str = Field(default="", max_length=100)
     family_name: str = Field(default="", max_length=100)
     email: EmailStr | None = None

@@ -6,7 +6,9 @@ import uuid
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
+
+from wallet_service.schemas import RequestModel, StrictDecimal
 
 __all__ = [
     "MAX_AMOUNT",
@@ -32,19 +34,19 @@ Barcode = Field(min_length=1, max_length=512, description="The decoded pass barc
 MAX_AMOUNT = Decimal(1_000_000_000)
 
 
-class Amount(BaseModel):
-    value: Decimal = Field(gt=0, le=MAX_AMOUNT, max_digits=18, decimal_places=4)
+class Amount(RequestModel):
+    value: StrictDecimal = Field(gt=0, le=MAX_AMOUNT, max_digits=18, decimal_places=4)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 
-class BasketLineIn(BaseModel):
+class BasketLineIn(RequestModel):
     sku: str = Field(min_length=1, max_length=64)
     category: str | None = Field(default=None, max_length=64)
-    quantity: int = Field(ge=1, le=10_000)
-    unit_price: Decimal = Field(ge=0, max_digits=18, decimal_places=4)
+    quantity: StrictInt = Field(ge=1, le=10_000)
+    unit_price: StrictDecimal = Field(ge=0, max_digits=18, decimal_places=4)
 
 
-class ScanCreate(BaseModel):
+class ScanCreate(RequestModel):
     barcode: str = Barcode
     amount: Amount
     store_id: uuid.UUID | None = None
@@ -57,14 +59,14 @@ class ScanCreate(BaseModel):
     lines: list[BasketLineIn] = Field(default_factory=list, max_length=500)
 
 
-class RedemptionCreate(BaseModel):
+class RedemptionCreate(RequestModel):
     barcode: str = Barcode
     reward_code: str = Field(min_length=1, max_length=64)
     store_id: uuid.UUID | None = None
-    basket_amount: Decimal | None = Field(default=None, gt=0, max_digits=18, decimal_places=4)
+    basket_amount: StrictDecimal | None = Field(default=None, gt=0, max_digits=18, decimal_places=4)
 
 
-class ReversalCreate(BaseModel):
+class ReversalCreate(RequestModel):
     reason: str = Field(min_length=1, max_length=500)
 
 

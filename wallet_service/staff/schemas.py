@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, EmailStr, Field, SecretStr
+from pydantic import AfterValidator, EmailStr, Field, SecretStr, StrictBool
 
-from wallet_service.schemas import ReadModel
+from wallet_service.schemas import ReadModel, RequestModel
 from wallet_service.security.password_policy import password_problem
 from wallet_service.security.permissions import Role
 
@@ -29,7 +29,7 @@ StaffPassword = Annotated[
 ]
 
 
-class StaffCreate(BaseModel):
+class StaffCreate(RequestModel):
     email: EmailStr
     password: StaffPassword
     full_name: str = Field(default="", max_length=200)
@@ -37,12 +37,12 @@ class StaffCreate(BaseModel):
     store_id: uuid.UUID | None = None
 
 
-class StaffUpdate(BaseModel):
+class StaffUpdate(RequestModel):
     password: StaffPassword | None = None
     full_name: str | None = Field(default=None, max_length=200)
     role: Role | None = None
     store_id: uuid.UUID | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class StaffRead(ReadModel):

@@ -6,9 +6,9 @@ import uuid
 import zoneinfo
 from datetime import datetime
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, StrictFloat, field_validator
 
-from wallet_service.schemas import ReadModel
+from wallet_service.schemas import ReadModel, RequestModel
 
 __all__ = ["StoreCreate", "StoreRead", "StoreUpdate"]
 
@@ -19,21 +19,21 @@ def _known_timezone(value: str | None) -> str | None:
     return value
 
 
-class StoreCreate(BaseModel):
+class StoreCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     address: str = Field(default="", max_length=500)
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
+    latitude: StrictFloat = Field(ge=-90, le=90)
+    longitude: StrictFloat = Field(ge=-180, le=180)
     timezone: str = "UTC"
 
     _timezone = field_validator("timezone")(_known_timezone)
 
 
-class StoreUpdate(BaseModel):
+class StoreUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     address: str | None = Field(default=None, max_length=500)
-    latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
+    latitude: StrictFloat | None = Field(default=None, ge=-90, le=90)
+    longitude: StrictFloat | None = Field(default=None, ge=-180, le=180)
     timezone: str | None = None
 
     _timezone = field_validator("timezone")(_known_timezone)
