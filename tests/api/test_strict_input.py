@@ -198,7 +198,11 @@ async def test_an_unknown_field_is_refused_with_a_422_that_names_it(
     [
         ("/api/v1/stores", {"name": "S", "latitude": 1, "longitude": 2, "lat": 1}, "lat"),
         ("/api/v1/programs", {"name": "P", "currency": "EUR", "rotate": True}, "rotate"),
-        ("/api/v1/staff", {"email": "a@b.example", "password": "plum tart in the rain", "roles": []}, "roles"),
+        (
+            "/api/v1/staff",
+            {"email": "a@b.example", "password": "plum tart in the rain", "roles": []},
+            "roles",
+        ),
         ("/api/v1/api-keys", {"name": "K", "scope": "members:read"}, "scope"),
     ],
 )
