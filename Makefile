@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export WALLET_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test test-dates lint format bench bench-deps install certs db demo services system-deps clean
+.PHONY: run test test-dates fuzz lint format bench bench-deps install certs db demo services system-deps clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
@@ -63,6 +63,11 @@ format: install
 test: install services system-deps lint
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory test-dates
+
+# The OpenAPI fuzz, longer and random (the suite runs it short and derandomised).
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	WALLET_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -p no:cacheprovider tests/fuzz
 
 # The date-sensitive tests, with the machine's date AND the suite's pinned clock moved to
 # awkward dates: a test that reads the machine's clock, or date arithmetic that breaks at a

@@ -33,9 +33,14 @@ class LiveServer:
 
 @contextmanager
 def serve(
-    data_dir: Path, *, log_level: str = "warning", output: IO[bytes] | None = None
+    data_dir: Path,
+    *,
+    log_level: str = "warning",
+    output: IO[bytes] | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[LiveServer]:
-    """Run ``uvicorn wallet_service.app:create_app --factory``; ``output`` gets its logs."""
+    """Run ``uvicorn wallet_service.app:create_app --factory``; ``output`` gets its logs,
+    ``settings`` are extra ``WALLET_*`` variables."""
     database_url = f"sqlite:///{data_dir / 'wallet.db'}"
     migrate.upgrade(database_url)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -49,6 +54,7 @@ def serve(
         "WALLET_DATABASE_URL": database_url,
         "WALLET_PUBLIC_URL": url,
         "WALLET_SECRET_KEY": "live-server-test-secret-0123456789abcdef",
+        **(settings or {}),
     }
     command = ["-m", "uvicorn", "wallet_service.app:create_app", "--factory", "--no-use-colors"]
     server = subprocess.Popen(

@@ -70,13 +70,14 @@ passkit_router = APIRouter(
     prefix="/passkit/v1",
     tags=["PassKit web service"],
     dependencies=[Depends(_passkit_per_address), Depends(_passkit_per_pass)],
-    responses=responses(429),
+    # 503: Apple Wallet is not set up (no signing certificate, or one for another pass type).
+    responses=responses(429, 503),
 )
 download_router = APIRouter(
     prefix="/wallet/apple",
     tags=["Apple Wallet"],
     dependencies=[Depends(_passkit_per_address)],
-    responses=responses(429),
+    responses=responses(429, 503),
 )
 logs_router = APIRouter(prefix="/passkit", tags=["Apple Wallet"])
 

@@ -99,9 +99,10 @@ class ValidationIssue(BaseModel):
 
 
 class ValidationProblem(Problem):
-    """The 422 ``validation_error`` problem, listing the refused fields."""
+    """A 422 problem. ``validation_error`` lists the refused fields in ``errors``; the rules'
+    refusals (``invalid_amount``, ``invalid_program_rules``, ...) carry none."""
 
-    errors: list[ValidationIssue]
+    errors: list[ValidationIssue] | None = None
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
