@@ -18,7 +18,7 @@ from wallet_service.programs.schemas import ProgramCreate
 from wallet_service.programs.service import create_program
 from wallet_service.scanning.token import issue_token
 from wallet_service.security.keys import derive_key
-from wallet_service.security.permissions import Role
+from wallet_service.security.permissions import API_KEY_PERMISSIONS, Role
 from wallet_service.security.principal import MerchantScope
 from wallet_service.staff.schemas import StaffCreate
 from wallet_service.staff.service import create_staff
@@ -39,13 +39,18 @@ class Tenant:
     pos_api_key: str
     barcode_key: bytes
     tokens: dict[Role, str] = field(default_factory=dict)
+    slug: str = ""
 
     def barcode(self, serial_number: str) -> str:
         """What the pass's barcode says, as a scanner decodes it."""
         return issue_token(self.barcode_key, serial_number)
 
     def headers(self, role: Role | None = None) -> dict[str, str]:
-        """Authorization for a staff role, or for the POS key when ``role`` is None."""
+        """Authorization for a staff role, or for the POS key when ``role`` is None.
+
+        The POS key holds every scope a key may be given (till and e-commerce), so setups
+        can enrol through it; tests of what a default key may do create their own key.
+        """
         secret = self.pos_api_key if role is None else self.tokens[role]
         return {"Authorization": f"Bearer {secret}"}
 
@@ -92,13 +97,21 @@ async def make_tenant(
                     }
                 ),
             )
-        _, key = await create_api_key(session, scope, ApiKeyCreate(name="till"))
+        _, key = await create_api_key(
+            session, scope, ApiKeyCreate(name="till and shop", scopes=sorted(API_KEY_PERMISSIONS))
+        )
         tenant = Tenant(
-            merchant.id, program.id, [s.id for s in stores], emails, key.clear, BARCODE_KEY
+            merchant.id,
+            program.id,
+            [s.id for s in stores],
+            emails,
+            key.clear,
+            BARCODE_KEY,
+            slug=slug,
         )
     for role, email in tenant.emails.items():
         response = await http.post(
-            "/api/v1/auth/token", data={"username": email, "password": PASSWORD}
+            "/api/v1/auth/token", data={"username": email, "password": PASSWORD, "merchant": slug}
         )
         assert response.status_code == 200, response.text
         tenant.tokens[role] = response.json()["access_token"]

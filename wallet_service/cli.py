@@ -22,7 +22,7 @@ from wallet_service.clock import Clock, SystemClock
 from wallet_service.config import get_settings
 from wallet_service.db import migrate
 from wallet_service.db.session import create_engine_for, create_session_factory, session_scope
-from wallet_service.demo import seed_demo
+from wallet_service.demo import DEMO_SLUG, seed_demo
 from wallet_service.errors import WalletError
 from wallet_service.links import MemberLinks
 from wallet_service.merchants.schemas import MerchantCreate
@@ -232,7 +232,7 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
     typer.echo(
         "\n".join(
             [
-                f"Demo merchant  {seed.merchant_id}",
+                f"Demo merchant  {seed.merchant_id} (shop code {DEMO_SLUG})",
                 f"Program        {seed.program_id}",
                 f"Stores         {', '.join(str(s) for s in seed.store_ids)}",
                 f"Owner          {seed.owner_email} / {seed.owner_password}",
@@ -241,7 +241,7 @@ def demo(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
                 f"Demo member    {seed.member_id} (barcode {barcode})",
                 f"  Apple pass   {extra['member_apple_pass_url']}",
                 f"  Card page    {extra['member_card_url']}",
-                f"Scanner page   {settings.public_url}/scanner",
+                f"Scanner page   {settings.public_url}/scanner?merchant={DEMO_SLUG}",
             ]
         )
     )

@@ -244,7 +244,7 @@ async def test_new_api_key_is_shown_once_and_works(
         f"/api/v1/api-keys/{created.json()['id']}", headers=tenant.headers(Role.owner)
     )
     assert "key" not in fetched.json()
-    # members:read is granted, stores:read is not.
+    # members:read was asked for, so it lists members; stores:read was not.
     assert (
         await client.get("/api/v1/members", headers={"Authorization": f"Bearer {key}"})
     ).status_code == 200

@@ -39,7 +39,7 @@ async def test_pos_enrols_a_member_with_a_random_serial_and_consents(
     withdrawn = await client.post(
         f"/api/v1/members/{member['id']}/consents",
         json=[{"purpose": "marketing_email", "granted": False}],
-        headers=tenant.headers(Role.cashier),
+        headers=tenant.headers(Role.manager),
     )
     assert withdrawn.json()["consents"] == [
         {**withdrawn.json()["consents"][0], "purpose": "marketing_email", "granted": False}

@@ -1,4 +1,7 @@
-"""Roles: what owners, marketers, cashiers and POS keys may do."""
+"""Roles: what owners, managers, marketers, cashiers and POS keys may do.
+
+The customer base and the till are in test_least_privilege.py.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ OWNER_ONLY = [
 
 
 @pytest.mark.parametrize(("method", "path", "body"), OWNER_ONLY)
-async def test_cashier_and_marketer_cannot_call_owner_endpoints(
+async def test_only_owners_call_owner_endpoints(
     client: httpx.AsyncClient,
     session_factory: async_sessionmaker[AsyncSession],
     method: str,
@@ -31,7 +34,7 @@ async def test_cashier_and_marketer_cannot_call_owner_endpoints(
     body: dict[str, object] | None,
 ) -> None:
     tenant = await make_tenant(session_factory, client)
-    for role in (Role.cashier, Role.marketer):
+    for role in (Role.cashier, Role.marketer, Role.manager):
         response = await client.request(method, path, json=body, headers=tenant.headers(role))
         assert response.status_code == 403, (role, response.text)
         assert response.json()["code"] == "permission_denied"

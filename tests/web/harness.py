@@ -179,6 +179,7 @@ def start_live_app(data_dir: Path) -> Iterator[LiveApp]:
 
 def sign_in(page: Page, live_app: LiveApp) -> None:
     email, password = live_app.cashier()
+    page.get_by_label("Shop code").fill(live_app.tenant.slug)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()

@@ -211,6 +211,7 @@ def test_signing_in_with_a_wrong_password_shows_the_reason(
     open_page: PageFactory, live_app: LiveApp
 ) -> None:
     page = open_page()
+    page.get_by_label("Shop code").fill(live_app.tenant.slug)
     page.get_by_label("Email").fill(live_app.cashier()[0])
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
@@ -243,3 +244,29 @@ def test_a_reload_keeps_the_session_and_sign_out_forgets_it(
     assert page.evaluate("sessionStorage.getItem('wallet.scanner.token')") is None
     page.reload()
     expect(page.get_by_label("Email")).to_be_visible()
+
+
+def test_sign_in_names_the_shop_which_a_bookmark_carries_and_the_till_remembers(
+    open_page: PageFactory, live_app: LiveApp
+) -> None:
+    email, password = live_app.cashier()
+    page = open_page()
+    # Staff emails are unique per shop: the right email and password at another shop fail.
+    page.get_by_label("Shop code").fill("another-shop")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signin-error")).to_be_visible()
+    expect(page.locator("#scanner-view")).to_be_hidden()
+
+    page.goto(f"/scanner?merchant={live_app.tenant.slug}")
+    expect(page.get_by_label("Shop code")).to_have_value(live_app.tenant.slug)
+    expect(page.get_by_label("Email")).to_be_focused()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_label("Scan or type the card code")).to_be_visible()
+
+    page.get_by_role("button", name="Sign out").click()
+    page.goto("/scanner")
+    expect(page.get_by_label("Shop code")).to_have_value(live_app.tenant.slug)

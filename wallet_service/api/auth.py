@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
@@ -59,8 +59,17 @@ async def create_access_token(
     settings: SettingsDep,
     keys: TokenKeysDep,
     clock: ClockDep,
+    merchant: Annotated[
+        str | None,
+        Form(
+            max_length=80,
+            description="The merchant's slug. Staff emails are unique per merchant: send it "
+            "always; without it, an email with accounts at several merchants cannot sign in.",
+        ),
+    ] = None,
 ) -> AccessToken:
-    """Exchange a staff email (``username``) and password for a short-lived access token."""
+    """Exchange a staff email (``username``), password and ``merchant`` slug for a
+    short-lived access token."""
     lifetime = timedelta(minutes=settings.access_token_minutes)
     token = await sign_in(
         factory,
@@ -71,6 +80,7 @@ async def create_access_token(
         address=client_address(request),
         lifetime=lifetime,
         now=clock.now(),
+        merchant=merchant,
     )
     return AccessToken(access_token=token, expires_in=int(lifetime.total_seconds()))
 

@@ -25,6 +25,7 @@ router = APIRouter(tags=["members"])
 
 Reader = Annotated[Principal, Depends(require(Permission.members_read))]
 Writer = Annotated[Principal, Depends(require(Permission.members_write))]
+Eraser = Annotated[Principal, Depends(require(Permission.members_erase))]
 
 
 @router.post(
@@ -133,7 +134,7 @@ async def cancel_member(
 async def erase_member(
     member_id: uuid.UUID,
     session: SessionDep,
-    principal: Writer,
+    principal: Eraser,
     links: LinksDep,
     google: GoogleWalletDep,
     clock: ClockDep,

@@ -48,9 +48,11 @@ async def read_staff(staff_id: uuid.UUID, session: SessionDep, principal: Manage
     return StaffRead.model_validate(await service.get_staff(session, principal.scope, staff_id))
 
 
-@router.patch("/{staff_id}", response_model=StaffRead, responses=responses(401, 403, 404, 422))
+@router.patch("/{staff_id}", response_model=StaffRead, responses=responses(401, 403, 404, 409, 422))
 async def update_staff(
     staff_id: uuid.UUID, data: StaffUpdate, session: SessionDep, principal: Manager
 ) -> StaffRead:
+    """Change a role, store, name or password, or deactivate; the last active owner stays
+    (409 ``last_owner``)."""
     staff = await service.update_staff(session, principal.scope, staff_id, data)
     return StaffRead.model_validate(staff)

@@ -8,16 +8,27 @@ from datetime import datetime
 from pydantic import Field, field_validator
 
 from wallet_service.schemas import ReadModel, RequestModel
-from wallet_service.security.permissions import API_KEY_PERMISSIONS, Permission
+from wallet_service.security.permissions import (
+    API_KEY_PERMISSIONS,
+    DEFAULT_API_KEY_PERMISSIONS,
+    Permission,
+)
 
 __all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyRead"]
 
-DEFAULT_SCOPES = sorted(API_KEY_PERMISSIONS)
+# A till: look a card up and post scans. Anything more is asked for by name.
+DEFAULT_SCOPES = sorted(DEFAULT_API_KEY_PERMISSIONS)
 
 
 class ApiKeyCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200)
-    scopes: list[Permission] = Field(default_factory=lambda: list(DEFAULT_SCOPES))
+    scopes: list[Permission] = Field(
+        default_factory=lambda: list(DEFAULT_SCOPES),
+        description=(
+            "Defaults to a till's (cards:lookup, scans:write). May add members:read, "
+            "members:write, members:erase, programs:read, stores:read; never administration."
+        ),
+    )
     store_id: uuid.UUID | None = None
 
     @field_validator("scopes")

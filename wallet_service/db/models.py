@@ -86,7 +86,7 @@ class Store(TenantMixin, Base):
 class StaffUser(TenantMixin, Base):
     __tablename__ = "staff_user"
 
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
     full_name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(_enum(Role))
@@ -94,6 +94,10 @@ class StaffUser(TenantMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     # In every access token; bumped to revoke them all (password change, deactivation).
     token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    # Per merchant: one person may work for two merchants, and creating an account must not
+    # tell an owner that the email is known elsewhere. Sign-in names the merchant.
+    __table_args__ = (UniqueConstraint("merchant_id", "email"),)
 
 
 class ApiKey(TenantMixin, Base):

@@ -41,7 +41,8 @@ router = APIRouter(
 )
 
 Scanner = Annotated[Principal, Depends(require(Permission.scans_write))]
-Reader = Annotated[Principal, Depends(require(Permission.members_read))]
+# One card by its barcode, not the customer list: every till may, members:read not needed.
+Lookup = Annotated[Principal, Depends(require(Permission.cards_lookup))]
 _MUTATION_ERRORS = responses(400, 401, 403, 404, 409, 422)
 ONLINE_ORDER_KEY = "online-order:"
 
@@ -73,7 +74,7 @@ def _json(stored: StoredResponse) -> JSONResponse:
 async def lookup_card(
     request: Request,
     session: SessionDep,
-    principal: Reader,
+    principal: Lookup,
     clock: ClockDep,
     barcode: Annotated[str, Query(min_length=1, max_length=512)],
 ) -> LookupRead:

@@ -1,1 +1,1 @@
-"""Staff accounts: owners, marketers and cashiers, optionally bound to one store."""
+"""Staff accounts: owners, managers, marketers and cashiers, optionally bound to one store."""

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from wallet_service.db.models import StaffUser
+from wallet_service.db.models import Merchant, StaffUser
 from wallet_service.db.session import session_scope
 from wallet_service.errors import AuthenticationRequired
 from wallet_service.rate_limits.lockout import LoginLockout
@@ -18,20 +18,28 @@ __all__ = ["authenticate_staff", "sign_in"]
 
 
 async def authenticate_staff(
-    factory: async_sessionmaker[AsyncSession], email: str, password: str
+    factory: async_sessionmaker[AsyncSession],
+    email: str,
+    password: str,
+    merchant: str | None = None,
 ) -> StaffUser:
     """The staff member these credentials name; one ``AuthenticationRequired`` otherwise.
+
+    Emails are unique per merchant, so ``merchant`` (its slug) says whose account it is.
+    Without it, an email that has accounts at several merchants names none of them.
 
     The account is read in a transaction of its own, which ends before the password is
     checked: Argon2 takes tens of milliseconds, and a flood of wrong passwords must not
     hold the database connections (on SQLite, the one connection) that scans need.
     """
+    statement = select(StaffUser).where(func.lower(StaffUser.email) == email.lower())
+    if merchant is not None:
+        statement = statement.join(Merchant, Merchant.id == StaffUser.merchant_id).where(
+            Merchant.slug == merchant
+        )
     async with session_scope(factory) as session:
-        staff = (
-            await session.execute(
-                select(StaffUser).where(func.lower(StaffUser.email) == email.lower())
-            )
-        ).scalar_one_or_none()
+        found = (await session.execute(statement.limit(2))).scalars().all()
+    staff = found[0] if len(found) == 1 else None
     valid = await check_password(password, staff.password_hash if staff else None)
     if staff is None or not valid or not staff.is_active:
         # One message for every failure: don't tell an attacker which emails exist.
@@ -49,6 +57,7 @@ async def sign_in(
     address: str,
     lifetime: timedelta,
     now: datetime,
+    merchant: str | None = None,
 ) -> str:
     """An access token for the staff member these credentials name.
 
@@ -57,7 +66,7 @@ async def sign_in(
     """
     await lockout.check(email, address)
     try:
-        staff = await authenticate_staff(factory, email, password)
+        staff = await authenticate_staff(factory, email, password, merchant)
     except AuthenticationRequired:
         await lockout.failed(email, address)
         raise

@@ -15,6 +15,9 @@
 
   const TOKEN_KEY = "wallet.scanner.token";
   const EMAIL_KEY = "wallet.scanner.email";
+  // The merchant's slug: staff emails are unique per merchant, so sign-in names it. Not a
+  // secret, and the same for every cashier of the till: kept across sessions.
+  const MERCHANT_KEY = "wallet.scanner.merchant";
   const REQUEST_TIMEOUT_MS = 15000;
   // A wedge scanner sends a key every few milliseconds; people need 80 ms or more.
   const WEDGE_GAP_MS = 35;
@@ -85,6 +88,7 @@
     signOut: $("sign-out"),
     signinView: $("signin-view"),
     signinForm: $("signin-form"),
+    signinMerchant: $("signin-merchant"),
     signinEmail: $("signin-email"),
     signinPassword: $("signin-password"),
     signinError: $("signin-error"),
@@ -852,17 +856,18 @@
     ui.signinError.textContent = message;
     ui.signinError.hidden = !message;
     announce(message);
-    ui.signinEmail.focus();
+    (ui.signinMerchant.value ? ui.signinEmail : ui.signinMerchant).focus();
   }
 
   async function signIn(event) {
     event.preventDefault();
+    const merchant = ui.signinMerchant.value.trim().toLowerCase();
     const email = ui.signinEmail.value.trim();
     const password = ui.signinPassword.value;
-    if (!email || !password) {
-      ui.signinError.textContent = "Enter your email and password.";
+    if (!merchant || !email || !password) {
+      ui.signinError.textContent = "Enter your shop code, email and password.";
       ui.signinError.hidden = false;
-      (email ? ui.signinPassword : ui.signinEmail).focus();
+      (!merchant ? ui.signinMerchant : email ? ui.signinPassword : ui.signinEmail).focus();
       return;
     }
     ui.signinError.hidden = true;
@@ -871,11 +876,12 @@
       state.token = null;
       const data = await api("/auth/token", {
         method: "POST",
-        form: { username: email, password },
+        form: { username: email, password, merchant },
       });
       state.token = data.access_token;
       sessionStorage.setItem(TOKEN_KEY, data.access_token);
       sessionStorage.setItem(EMAIL_KEY, email);
+      localStorage.setItem(MERCHANT_KEY, merchant);
       ui.signinPassword.value = "";
       showScanner();
       announce(`Signed in as ${email}. Ready to scan.`);
@@ -930,6 +936,12 @@
   });
 
   if ("BarcodeDetector" in window) ui.cameraStart.hidden = false;
+
+  // A till's bookmark may name its shop (/scanner?merchant=slug); else the last one used.
+  ui.signinMerchant.value =
+    new URLSearchParams(window.location.search).get("merchant") ||
+    localStorage.getItem(MERCHANT_KEY) ||
+    "";
 
   if (state.token) {
     resumeSession();
