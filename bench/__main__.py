@@ -21,6 +21,7 @@ BENCHMARKS: tuple[tuple[str, str], ...] = (
     ("pkpass", "bench.pkpass_bench"),
     ("scans", "bench.scan_bench"),
     ("history", "bench.history_bench"),
+    ("login-flood", "bench.login_flood_bench"),
 )
 
 

@@ -56,7 +56,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -255,6 +255,7 @@ def throwaway_database(backend: str, workdir: Path) -> Iterator[str]:
 
 @dataclass(frozen=True)
 class Tenant:
+    merchant_id: uuid.UUID
     program_id: uuid.UUID
     pos_key: str
 
@@ -284,7 +285,7 @@ async def seed_tenant(url: str) -> Tenant:
             _, key = await create_api_key(
                 session, scope, ApiKeyCreate(name="till", store_id=store.id)
             )
-        return Tenant(program_id=program.id, pos_key=key.clear)
+        return Tenant(merchant_id=merchant.id, program_id=program.id, pos_key=key.clear)
     finally:
         await engine.dispose()
 
@@ -450,7 +451,15 @@ class Server:
     database: str | None = None  # PostgreSQL database name, to find its backends' CPU
 
     @classmethod
-    def start(cls, url: str, data_dir: Path, *, profile_dir: Path | None = None) -> Server:
+    def start(
+        cls,
+        url: str,
+        data_dir: Path,
+        *,
+        profile_dir: Path | None = None,
+        settings: Mapping[str, str] | None = None,
+    ) -> Server:
+        """``settings``: more ``WALLET_*`` variables for this server."""
         port = free_port()
         env = {
             **os.environ,
@@ -460,6 +469,7 @@ class Server:
             "WALLET_PUBLIC_URL": f"http://127.0.0.1:{port}",
             # One key drives the whole load: the limiter is counted, never hit.
             "WALLET_RATE_LIMIT_SCANS": "1000000000/minute",
+            **(settings or {}),
         }
         if profile_dir is None:
             command = [sys.executable, "-m", "uvicorn", "bench.bench_app:create_bench_app"]
@@ -564,6 +574,7 @@ class Load:
     pos_key: str
     key_prefix: str  # Idempotency-Keys must not repeat across phases
     cap: int = MAX_REQUESTS
+    connections: int = CONNECTIONS
 
     @property
     def is_scan(self) -> bool:
@@ -627,13 +638,14 @@ end
 
 
 def run_wrk(base_url: str, load: Load, workdir: Path) -> dict[str, Any]:
-    """One wrk thread, 64 connections: C does the client work, the cores stay with the server."""
+    """One wrk thread, 64 connections (by default): C does the client work, the cores stay
+    with the server."""
     script = workdir / "scan.lua"
     amount = json.dumps(SCAN_AMOUNT, separators=(",", ":"))
     script.write_text(WRK_SCRIPT.replace("AMOUNT", amount).replace("MARK", RESULT_MARK))
     barcodes = workdir / "barcodes.txt"
     barcodes.write_text("\n".join(load.barcodes) + "\n")
-    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{load.seconds:g}s", "--timeout", "10s"]
+    command = ["wrk", "-t1", f"-c{load.connections}", f"-d{load.seconds:g}s", "--timeout", "10s"]
     command += ["-s", str(script), base_url, "--", load.path, load.key_prefix, load.pos_key]
     command += [str(barcodes), str(load.cap)]
     output = subprocess.run(
@@ -679,7 +691,8 @@ async def _exchange(
 
 
 async def python_client(base_url: str, load: Load) -> dict[str, Any]:
-    """64 tasks, each on its own keep-alive connection; none starts a request after the deadline.
+    """A task per connection (64 by default), each on its own keep-alive connection; none
+    starts a request after the deadline.
 
     Plain asyncio streams rather than httpx: on this box httpx's pool tops out near 150
     requests/s at 64 connections, which would make the bare baseline the client's speed.
@@ -726,7 +739,7 @@ async def python_client(base_url: str, load: Load) -> dict[str, Any]:
         finally:
             writer.close()
 
-    await asyncio.gather(*(worker(n) for n in range(CONNECTIONS)))
+    await asyncio.gather(*(worker(n) for n in range(load.connections)))
     elapsed = time.perf_counter() - begin
     latencies.sort()
     return {
@@ -830,9 +843,25 @@ class Rig:
     mismatches: int = 0
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
-    def phase(self, server: Server, label: str, path: str, seconds: float) -> Phase:
+    def phase(
+        self,
+        server: Server,
+        label: str,
+        path: str,
+        seconds: float,
+        *,
+        connections: int = CONNECTIONS,
+    ) -> Phase:
         prefix = f"bench-{self.tag}-{label}"  # Idempotency-Keys never repeat across phases
-        load = Load(label, path, seconds, self.barcodes, self.tenant.pos_key, prefix)
+        load = Load(
+            label,
+            path,
+            seconds,
+            self.barcodes,
+            self.tenant.pos_key,
+            prefix,
+            connections=connections,
+        )
         result = run_phase(server, load, self.client, self.workdir)
         if load.is_scan:  # the other routes write nothing to check
             self.acknowledged += result.transaction_ids

@@ -14,8 +14,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +26,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from certificates.dev import generate_dev_chain
+from tests.factories import AppWith
 from wallet_service.app import create_app
 from wallet_service.clock import ManualClock
 from wallet_service.config import Environment, Settings
@@ -113,6 +116,21 @@ async def client(app: FastAPI, clean_database: None) -> AsyncIterator[httpx.Asyn
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://wallet.test") as http:
         yield http
+
+
+@pytest.fixture
+def app_with(settings: Settings, clock: ManualClock, clean_database: None) -> AppWith:
+    """An app on the suite's database and clock, with some settings changed."""
+
+    @asynccontextmanager
+    async def build(**changes: Any) -> AsyncIterator[FastAPI]:
+        changed = Settings.model_validate({**settings.model_dump(), **changes})
+        app = create_app(changed, clock=clock)
+        async with app.router.lifespan_context(app):
+            await app.state.rate_limiter.counters.clear()
+            yield app
+
+    return build
 
 
 @pytest.fixture

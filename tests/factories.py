@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from wallet_service.api_keys.schemas import ApiKeyCreate
@@ -28,6 +31,15 @@ from wallet_service.stores.service import create_store
 PASSWORD = "correct horse battery staple"
 # The suite's app derives its barcode key from the test secret exactly as production does.
 BARCODE_KEY = derive_key(b"test-secret-key-for-the-suite-only-0123456789", "barcode-token")
+
+# The ``app_with`` fixture (tests/conftest.py): ``async with app_with(**settings) as app``.
+AppWith = Callable[..., AbstractAsyncContextManager[FastAPI]]
+
+
+def client_at(app: FastAPI, address: str) -> httpx.AsyncClient:
+    """A client of ``app`` calling from ``address`` (rate limits and lockout key on it)."""
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="https://wallet.test")
 
 
 @dataclass

@@ -52,3 +52,15 @@ def test_the_database_password_never_shows_in_the_settings_repr() -> None:
     assert "s3cr3t-pw" not in repr(settings)
     assert "postgresql://wallet:***@db:5432/wallet" in repr(settings)
     assert settings.resolved_database_url.endswith(":s3cr3t-pw@db:5432/wallet")
+
+
+def test_rate_limits_are_read_from_the_environment_as_written_in_the_readme(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WALLET_RATE_LIMIT_LOGIN", "3/minute")
+    monkeypatch.setenv("WALLET_RATE_LIMIT_SCANS", "100/5minutes")
+
+    settings = Settings()
+
+    assert (settings.rate_limit_login.limit, settings.rate_limit_login.period_seconds) == (3, 60)
+    assert (settings.rate_limit_scans.limit, settings.rate_limit_scans.period_seconds) == (100, 300)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from wallet_service.passes.templates import DEFAULT_TEMPLATES_ROOT
 from wallet_service.rate_limits.limiter import Rate
@@ -34,7 +34,9 @@ def _rate(value: Any) -> Any:
     return Rate.parse(value) if isinstance(value, str) else value
 
 
-RateSetting = Annotated[Rate, BeforeValidator(_rate)]
+# NoDecode: a Rate is a dataclass, which pydantic-settings would read from the environment as
+# JSON; the variable holds "20/minute", parsed by _rate.
+RateSetting = Annotated[Rate, NoDecode, BeforeValidator(_rate)]
 
 
 class Environment(StrEnum):

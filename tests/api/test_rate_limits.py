@@ -3,50 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.factories import PASSWORD, make_tenant
-from wallet_service.app import create_app
+from tests.factories import PASSWORD, AppWith, client_at, make_tenant
 from wallet_service.clock import ManualClock
-from wallet_service.config import Settings
 from wallet_service.rate_limits.counters import MemoryCounters, RedisCounters
 from wallet_service.rate_limits.limiter import Rate, RateLimiter
 from wallet_service.rate_limits.lockout import FREE_FAILURES, LoginLockout
 from wallet_service.security.permissions import Role
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-AppWith = Callable[..., AbstractAsyncContextManager[FastAPI]]
-
-
-@pytest.fixture
-def app_with(
-    settings: Settings, clock: ManualClock, clean_database: None
-) -> Callable[..., AbstractAsyncContextManager[FastAPI]]:
-    """An app on the suite's database and clock, with some settings changed."""
-
-    @asynccontextmanager
-    async def build(**changes: Any) -> AsyncIterator[FastAPI]:
-        changed = Settings.model_validate({**settings.model_dump(), **changes})
-        app = create_app(changed, clock=clock)
-        async with app.router.lifespan_context(app):
-            await app.state.rate_limiter.counters.clear()
-            yield app
-
-    return build
-
-
-def client_at(app: FastAPI, address: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, client=(address, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="https://wallet.test")
 
 
 async def login(http: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
