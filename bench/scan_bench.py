@@ -83,6 +83,7 @@ from wallet_service.programs.schemas import ProgramCreate
 from wallet_service.programs.service import create_program
 from wallet_service.scanning.token import issue_token
 from wallet_service.security.keys import derive_key
+from wallet_service.security.permissions import DEFAULT_API_KEY_PERMISSIONS, Permission
 from wallet_service.security.principal import MerchantScope
 from wallet_service.stores.schemas import StoreCreate
 from wallet_service.stores.service import create_store
@@ -282,8 +283,10 @@ async def seed_tenant(url: str) -> Tenant:
                 ),
                 clock.now(),
             )
+            # A till that also enrols (an e-commerce-style key): the seeding enrols with it.
+            scopes = sorted(DEFAULT_API_KEY_PERMISSIONS | {Permission.members_write})
             _, key = await create_api_key(
-                session, scope, ApiKeyCreate(name="till", store_id=store.id)
+                session, scope, ApiKeyCreate(name="till", store_id=store.id, scopes=scopes)
             )
         return Tenant(merchant_id=merchant.id, program_id=program.id, pos_key=key.clear)
     finally:

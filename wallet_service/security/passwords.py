@@ -26,7 +26,12 @@ __all__ = [
     "verify_password_or_dummy",
 ]
 
-_hasher = PasswordHash((Argon2Hasher(),))
+# One lane (p=1) instead of argon2-cffi's four: with p=4 a single check spreads over every
+# core, so the cap below could not leave any core to the tills (measured: scan p50 under a
+# login flood on PostgreSQL 2.2-3.6x quiet with p=4). Memory (64 MiB) and passes (3) are
+# what make a guess expensive; lanes only speed up the defender. Hashes made before keep
+# their own parameters, which are read from the hash, until the password changes.
+_hasher = PasswordHash((Argon2Hasher(parallelism=1),))
 # Checked against when the account does not exist, so an unknown email costs as much time
 # as a wrong password and response timing does not reveal which accounts exist.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-used-only-for-timing")
