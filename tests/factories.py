@@ -29,6 +29,27 @@ from wallet_service.stores.schemas import StoreCreate
 from wallet_service.stores.service import create_store
 
 PASSWORD = "correct horse battery staple"
+
+
+def coffee_rules(cost_points: int = 100) -> dict[str, Any]:
+    """A coffee shop's program: 10 points per euro, one tier, a free coffee for ``cost_points``."""
+    return {
+        "version": 1,
+        "currency": "EUR",
+        "earn": {"points_per_currency_unit": "10"},
+        "tiers": [{"code": "member", "name": "Member"}],
+        "rewards": [
+            {
+                "code": "coffee",
+                "name": "Free coffee",
+                "kind": "free_product",
+                "cost_points": cost_points,
+                "product_sku": "COFFEE",
+            }
+        ],
+    }
+
+
 # The suite's app derives its barcode key from the test secret exactly as production does.
 BARCODE_KEY = derive_key(b"test-secret-key-for-the-suite-only-0123456789", "barcode-token")
 

@@ -36,7 +36,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import PASS_TYPE_ID, SUITE_NOW
-from tests.factories import PASSWORD, Tenant, client_at, make_tenant
+from tests.factories import PASSWORD, Tenant, client_at, coffee_rules, make_tenant
 from wallet_service.clock import ManualClock
 from wallet_service.db.base import Base
 from wallet_service.security.permissions import Role
@@ -152,21 +152,7 @@ MATRIX: dict[str, tuple[int, ...]] = {
 # save hop and its images need Google credentials and are covered in tests/google.
 COVERED_PREFIXES = ("/api/v1/", "/passkit/v1/")
 
-RULES: dict[str, Any] = {
-    "version": 1,
-    "currency": "EUR",
-    "earn": {"points_per_currency_unit": "10"},
-    "tiers": [{"code": "member", "name": "Member"}],
-    "rewards": [
-        {
-            "code": "coffee",
-            "name": "Free coffee",
-            "kind": "free_product",
-            "cost_points": 100,
-            "product_sku": "COFFEE",
-        }
-    ],
-}
+RULES = coffee_rules()
 
 
 @dataclass(frozen=True)
@@ -300,8 +286,8 @@ PLAIN: dict[str, Callable[[], Any] | None] = {
     "GET /api/v1/members/{member_id}": None,
     "GET /api/v1/passkit/logs": None,
 }
-for _key, _body in PLAIN.items():
-    operation(_key)(_plain(_key, _body))
+for _route, _body in PLAIN.items():
+    operation(_route)(_plain(_route, _body))
 
 
 @operation("POST /api/v1/auth/token")

@@ -9,24 +9,10 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.factories import Tenant, make_tenant
+from tests.factories import Tenant, coffee_rules, make_tenant
 from wallet_service.security.permissions import Role
 
-RULES: dict[str, Any] = {
-    "version": 1,
-    "currency": "EUR",
-    "earn": {"points_per_currency_unit": "10"},
-    "tiers": [{"code": "member", "name": "Member"}],
-    "rewards": [
-        {
-            "code": "coffee",
-            "name": "Free coffee",
-            "kind": "free_product",
-            "cost_points": 100,
-            "product_sku": "COFFEE",
-        }
-    ],
-}
+RULES = coffee_rules()
 
 
 async def _new_key(

@@ -11,26 +11,12 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.factories import Tenant, make_tenant
+from tests.factories import Tenant, coffee_rules, make_tenant
 from wallet_service.db.models import IdempotencyRecord, LedgerTransaction, Member
 from wallet_service.db.session import session_scope
 from wallet_service.security.permissions import Role
 
-RULES: dict[str, Any] = {
-    "version": 1,
-    "currency": "EUR",
-    "earn": {"points_per_currency_unit": "10"},
-    "tiers": [{"code": "member", "name": "Member"}],
-    "rewards": [
-        {
-            "code": "coffee",
-            "name": "Free coffee",
-            "kind": "free_product",
-            "cost_points": 10,
-            "product_sku": "COFFEE",
-        }
-    ],
-}
+RULES = coffee_rules(cost_points=10)
 CAMILLE = {
     "given_name": "Camille",
     "family_name": "Martinez-Lefebvre",
