@@ -174,7 +174,7 @@ def _existing_chain_is_usable(
         return False
     if not key_matches_certificate(key, leaf):
         return False
-    if pass_identity(leaf) != (pass_type_id, team_id):
+    if pass_identity(leaf) != (pass_type_id, team_id) or not _authenticates_tls_clients(leaf):
         return False
     try:
         leaf.verify_directly_issued_by(intermediate)
@@ -186,6 +186,15 @@ def _existing_chain_is_usable(
         and certificate.not_valid_after_utc - DEV_RENEW_WITHIN > moment
         for certificate in (root, intermediate, leaf)
     )
+
+
+def _authenticates_tls_clients(certificate: x509.Certificate) -> bool:
+    # Chains made before APNs pushes were code signing only: regenerate those.
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return True  # no EKU: every purpose is allowed
+    return ExtendedKeyUsageOID.CLIENT_AUTH in usage
 
 
 def _new_key() -> rsa.RSAPrivateKey:
@@ -267,7 +276,14 @@ def _pass_certificate(
             ),
             critical=True,
         )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+        # Code signing for the pass signature; TLS client authentication because the same
+        # certificate authenticates us to APNs, whose TLS servers check the purpose.
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.CODE_SIGNING, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
         .add_extension(
             x509.UnrecognizedExtension(PASS_TYPE_ID_EXTENSION_OID, _der_utf8_string(pass_type_id)),
             critical=False,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -59,6 +60,75 @@ def test_pass_certificate_is_shaped_like_apples(tmp_path: Path) -> None:
     assert usage.digital_signature and not usage.key_cert_sign
     extended = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert ExtendedKeyUsageOID.CODE_SIGNING in extended
+
+
+def test_the_dev_pass_certificate_can_authenticate_a_tls_client_as_apns_requires(
+    tmp_path: Path,
+) -> None:
+    """APNs authenticates pass pushes with the pass certificate as the TLS client
+    certificate; a server that checks the purpose refuses a code-signing-only one."""
+    chain = generate_dev_chain(tmp_path, PASS_TYPE_ID, TEAM_ID)
+    result = subprocess.run(
+        [
+            "openssl",
+            "verify",
+            "-purpose",
+            "sslclient",
+            "-CAfile",
+            str(chain.root_certificate),
+            "-untrusted",
+            str(chain.intermediate_certificate),
+            str(chain.pass_certificate),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_chain_made_for_code_signing_only_is_regenerated(tmp_path: Path) -> None:
+    chain = generate_dev_chain(tmp_path, PASS_TYPE_ID, TEAM_ID)
+    # Re-issue the same chain the way earlier versions did: the leaf for code signing only.
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    leaf = _load(chain.pass_certificate)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Old dev CA")])
+    now = datetime.now(UTC)
+
+    def issue(subject: x509.Name, public_key: rsa.RSAPublicKey, ca: bool) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_name)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            code_signing = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING])
+            builder = builder.add_extension(code_signing, critical=False)
+        return builder.sign(ca_key, hashes.SHA256())
+
+    old_ca = issue(ca_name, ca_key.public_key(), ca=True)
+    pass_key = leaf.public_key()
+    assert isinstance(pass_key, rsa.RSAPublicKey)
+    old_leaf = issue(leaf.subject, pass_key, ca=False)
+    for path, certificate in (
+        (chain.root_certificate, old_ca),
+        (chain.intermediate_certificate, old_ca),
+        (chain.pass_certificate, old_leaf),
+    ):
+        path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+
+    renewed = generate_dev_chain(tmp_path, PASS_TYPE_ID, TEAM_ID)
+
+    assert renewed.generated
+    extended = _load(renewed.pass_certificate).extensions.get_extension_for_class(
+        x509.ExtendedKeyUsage
+    )
+    assert ExtendedKeyUsageOID.CLIENT_AUTH in extended.value
 
 
 def test_dev_chain_verifies_with_openssl(tmp_path: Path) -> None:
