@@ -90,6 +90,14 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body accepted (413 past it); PassKit's log route takes 64 KB.",
     )
+    apns_url: str = Field(
+        default="https://api.push.apple.com",
+        description="APNs for pass updates; Apple's sandbox is https://api.sandbox.push.apple.com.",
+    )
+    apns_ca_file: Path | None = Field(
+        default=None,
+        description="PEM bundle trusted for the APNs server instead of the system store.",
+    )
     redis_url: str | None = Field(
         default=None,
         description="Redis shared by every process (rate limits, sign-in lockout). Without "

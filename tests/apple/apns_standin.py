@@ -58,6 +58,7 @@ class ApnsStandIn:
     client_ca_file: Path
     answers: dict[str, int] = field(default_factory=dict)
     pushes: list[ApnsPush] = field(default_factory=list)
+    connections: int = 0
     url: str = ""
     _server: asyncio.Server | None = None
 
@@ -154,6 +155,7 @@ class _Http2Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        self._standin.connections += 1
         self._h2.initiate_connection()
         transport.write(self._h2.data_to_send())
 
