@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await app.state.scan_batcher.close()
             await app.state.google.http.aclose()
             await app.state.rate_limiter.counters.close()
+            await app.state.login_lockout.counters.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -82,9 +83,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.barcode_keys = KeyRing.derive(master_key, retired, "barcode-token")
     app.state.links = MemberLinks.from_settings(settings)
     app.state.recent_api_keys = RecentKeys(clock)
-    counters = counters_for(settings.redis_url, clock)
-    app.state.rate_limiter = RateLimiter(counters, clock, enabled=settings.rate_limits_enabled)
-    app.state.login_lockout = LoginLockout(counters, clock, enabled=settings.rate_limits_enabled)
+    # Two stores: a flood of rate-limit keys must never push a lockout out of memory.
+    enabled = settings.rate_limits_enabled
+    app.state.rate_limiter = RateLimiter(
+        counters_for(settings.redis_url, clock), clock, enabled=enabled
+    )
+    app.state.login_lockout = LoginLockout(
+        counters_for(settings.redis_url, clock, prefix="wallet:lockout:"), clock, enabled=enabled
+    )
     app.state.apple = load_apple_issuer(settings)
     app.state.google = GoogleWallet.from_settings(
         settings, httpx.AsyncClient(timeout=GOOGLE_TIMEOUT), clock

@@ -107,7 +107,6 @@ class Settings(BaseSettings):
     # Each "N/period" (second, minute, hour, day; "100/5minutes"). What is counted is in README.
     rate_limit_login: RateSetting = Rate.parse("20/minute")
     rate_limit_passkit: RateSetting = Rate.parse("600/minute")
-    rate_limit_passkit_pass: RateSetting = Rate.parse("120/minute")
     rate_limit_pass_log: RateSetting = Rate.parse("10/minute")
     rate_limit_google_save: RateSetting = Rate.parse("60/minute")
     rate_limit_scans: RateSetting = Rate.parse("600/minute")

@@ -513,6 +513,7 @@ async def world(app: FastAPI, suite_clock: ManualClock) -> AsyncIterator[World]:
 async def _wipe(app: FastAPI) -> None:
     """What the suite's ``clean_database`` does after a test, once the module is done."""
     await app.state.rate_limiter.counters.clear()
+    await app.state.login_lockout.counters.clear()
     async with app.state.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             await connection.execute(table.delete())
@@ -521,6 +522,7 @@ async def _wipe(app: FastAPI) -> None:
 async def _build_world(app: FastAPI, client: httpx.AsyncClient) -> World:
     factory: async_sessionmaker[AsyncSession] = app.state.session_factory
     await app.state.rate_limiter.counters.clear()
+    await app.state.login_lockout.counters.clear()
     tenant = await make_tenant(factory, client, "Shop", rules=RULES)
     other = await make_tenant(factory, client, "Other", rules=RULES)
     w = World(client, tenant, other, member={}, device=f"device{uuid.uuid4().hex}")
@@ -571,6 +573,7 @@ async def _build_world(app: FastAPI, client: httpx.AsyncClient) -> World:
 async def fresh_limits(app: FastAPI) -> None:
     """Each operation's calls start with empty rate-limit counters, as every test does."""
     await app.state.rate_limiter.counters.clear()
+    await app.state.login_lockout.counters.clear()
 
 
 # --- The guards and the matrix itself ------------------------------------------------------

@@ -122,11 +122,11 @@ async def test_a_pos_key_past_its_scan_rate_gets_429_and_other_keys_are_unaffect
         assert await lookup(tenant.headers()) != 429
 
 
-async def test_passkit_calls_and_device_logs_are_limited_per_address_and_per_pass(
+async def test_passkit_calls_and_device_logs_are_limited_per_address(
     app_with: AppWith,
 ) -> None:
     async with (
-        app_with(rate_limit_passkit_pass="2/minute", rate_limit_pass_log="2/minute") as app,
+        app_with(rate_limit_passkit="3/minute", rate_limit_pass_log="2/minute") as app,
         client_at(app, "192.0.2.50") as phone,
         client_at(app, "192.0.2.51") as another_phone,
     ):
@@ -139,21 +139,98 @@ async def test_passkit_calls_and_device_logs_are_limited_per_address_and_per_pas
             await another_phone.post("/passkit/v1/log", json={"logs": ["x"]})
         ).status_code == 200
 
+        # Three PassKit calls from this address already (the logs): the next is refused.
         serials = "/passkit/v1/devices/device-1/registrations/pass.example"
-        assert (await phone.get(serials)).status_code != 429
-        assert (await another_phone.get(serials)).status_code != 429
-        # The same device id from a third address: its per-device budget is spent.
         assert (await phone.get(serials)).status_code == 429
+        assert (await another_phone.get(serials)).status_code != 429
 
 
-async def test_the_google_save_hop_is_limited_per_card(app_with: AppWith) -> None:
+async def test_no_one_can_spend_a_customers_pass_budget_from_elsewhere(
+    app_with: AppWith,
+) -> None:
+    """Limits count per address, never per pass before its token is checked: otherwise a
+    stranger hammering one serial number would block the real phone's updates."""
+    async with (
+        app_with(rate_limit_passkit="5/minute") as app,
+        client_at(app, "192.0.2.52") as stranger,
+        client_at(app, "192.0.2.53") as owners_phone,
+    ):
+        victim = "/passkit/v1/passes/pass.example/VICTIM-SERIAL"
+        wrong = {"Authorization": "ApplePass not-the-token"}
+        answers = [(await stranger.get(victim, headers=wrong)).status_code for _ in range(8)]
+        assert 429 in answers
+        assert (await owners_phone.get(victim, headers=wrong)).status_code != 429
+
+
+async def test_the_google_save_hop_is_limited_per_address(app_with: AppWith) -> None:
     async with (
         app_with(rate_limit_google_save="2/minute") as app,
         client_at(app, "192.0.2.60") as phone,
+        client_at(app, "192.0.2.61") as another_phone,
     ):
         hop = "/wallet/google/SERIAL123/not-a-token"
         answers = [(await phone.get(hop)).status_code for _ in range(3)]
         assert answers[:2] != [429, 429] and answers[2] == 429
+        assert (await another_phone.get(hop)).status_code != 429
+
+
+async def test_an_ipv6_client_is_counted_by_its_64_prefix(app_with: AppWith) -> None:
+    """One subscriber holds a whole /64: rotating through it must not reset the count."""
+    async with app_with(rate_limit_pass_log="2/minute") as app:
+        answers = []
+        for host in ("2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"):
+            async with client_at(app, host) as phone:
+                answers.append(
+                    (await phone.post("/passkit/v1/log", json={"logs": ["x"]})).status_code
+                )
+        assert answers == [200, 200, 429]
+        async with client_at(app, "2001:db8:1:3::1") as neighbour:
+            assert (
+                await neighbour.post("/passkit/v1/log", json={"logs": ["x"]})
+            ).status_code == 200
+
+
+async def test_the_same_email_at_two_merchants_has_two_lockouts(
+    app_with: AppWith, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """A success at one merchant must not clear, or mark as known, failures against the same
+    email at another: staff emails are unique per merchant only."""
+    async with app_with() as app, client_at(app, "192.0.2.90") as http:
+        victim = await make_tenant(session_factory, http, "Victim")
+        owner = victim.emails[Role.owner]
+
+        async def sign_in(merchant: str, password: str) -> int:
+            form = {"username": owner, "password": password, "merchant": merchant}
+            return (await http.post("/api/v1/auth/token", data=form)).status_code
+
+        # The attacker's own shop, with a staff account under the victim's email.
+        attacker = await make_tenant(session_factory, http, "Attacker")
+        twin = await http.post(
+            "/api/v1/staff",
+            json={"email": owner, "password": "attacker knows this one", "role": "cashier"},
+            headers=attacker.headers(Role.owner),
+        )
+        assert twin.status_code == 201
+
+        for _ in range(FREE_FAILURES - 1):
+            assert await sign_in(victim.slug, "guess") == 401
+        assert await sign_in(attacker.slug, "attacker knows this one") == 200
+        assert await sign_in(victim.slug, "guess") == 401
+        assert await sign_in(victim.slug, PASSWORD) == 429  # still locked for the victim
+
+
+async def test_a_redis_outage_lets_the_tills_through_and_closes_sign_in(
+    app_with: AppWith, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    async with (
+        app_with(redis_url="redis://127.0.0.1:1/0", rate_limit_pass_log="1/minute") as app,
+        client_at(app, "192.0.2.95") as phone,
+    ):
+        for _ in range(2):  # counted nowhere: let through
+            assert (await phone.post("/passkit/v1/log", json={"logs": ["x"]})).status_code == 200
+        refused = await login(phone, "someone@example.com", "whatever password")
+        assert refused.status_code == 503
+        assert refused.json()["code"] == "sign_in_unavailable"
 
 
 async def test_disabled_rate_limits_let_everything_through(app_with: AppWith) -> None:
@@ -202,9 +279,12 @@ def test_memory_counters_stay_bounded_under_address_rotation(clock: ManualClock)
     async def flood() -> None:
         for i in range(1000):
             await counters.increment(f"rate:login:2001:db8::{i}:0", 60)
+            assert len(counters._values) <= 100
+        # The newest survive the sweeps, the oldest went first.
+        assert await counters.read("rate:login:2001:db8::999:0") == 1
+        assert await counters.read("rate:login:2001:db8::0:0") == 0
 
     asyncio.run(flood())
-    assert len(counters._values) <= 100
 
 
 def test_rates_are_written_as_count_per_period() -> None:
@@ -214,3 +294,5 @@ def test_rates_are_written_as_count_per_period() -> None:
         Rate.parse("0/minute")
     with pytest.raises(ValueError, match="not a rate"):
         Rate.parse("lots")
+    with pytest.raises(ValueError, match="not a rate"):
+        Rate.parse("20/0minutes")

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
 from wallet_service import errors
+from wallet_service.http.access_log import redact
 from wallet_service.loyalty.errors import DomainError
 
 __all__ = [
@@ -224,7 +225,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     status = _STATUS_BY_DOMAIN_CODE.get(exc.code, 422)
     if status >= 500:
-        logger.error("domain invariant broken on %s: %s", request.url.path, exc.message)
+        logger.error("domain invariant broken on %s: %s", redact(request.url.path), exc.message)
     return problem_response(
         status, exc.code, exc.message, instance=request.url.path, extensions=exc.details
     )
@@ -301,7 +302,7 @@ def _allowed_methods(request: Request) -> list[str]:
 
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     # Two requests raced to create the same thing; the loser gets a clean, retryable 409.
-    logger.info("conflicting concurrent write on %s", request.url.path)
+    logger.info("conflicting concurrent write on %s", redact(request.url.path))
     return problem_response(
         409,
         "conflict",
@@ -311,7 +312,7 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
-    logger.info("value out of range on %s: %s", request.url.path, type(exc).__name__)
+    logger.info("value out of range on %s: %s", redact(request.url.path), type(exc).__name__)
     return problem_response(
         422,
         "value_out_of_range",
@@ -334,7 +335,7 @@ async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
     # Overload, not a fault: no connection came free, or SQLite's write lock stayed taken,
     # within the wait. Nothing was written, so retrying (same Idempotency-Key) is safe.
     if isinstance(exc, OperationalError) and _database_unreachable(exc):
-        logger.warning("database unreachable on %s: %s", request.url.path, type(exc.orig))
+        logger.warning("database unreachable on %s: %s", redact(request.url.path), type(exc.orig))
         return problem_response(
             503,
             "database_unavailable",
@@ -344,7 +345,7 @@ async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
         )
     if isinstance(exc, OperationalError) and not any(m in str(exc) for m in _BUSY_MARKERS):
         return await _unexpected_error(request, exc)
-    logger.warning("database busy on %s: %s", request.url.path, type(exc).__name__)
+    logger.warning("database busy on %s: %s", redact(request.url.path), type(exc).__name__)
     return problem_response(
         503,
         "database_busy",
@@ -355,7 +356,7 @@ async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    logger.exception("unhandled error on %s %s", request.method, redact(request.url.path))
     return problem_response(
         500, "internal_error", "Something went wrong on our side.", instance=request.url.path
     )

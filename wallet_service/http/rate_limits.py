@@ -7,6 +7,7 @@ stolen key cannot flood the service. The limits are settings (``WALLET_RATE_LIMI
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
 from fastapi import Request
@@ -15,13 +16,26 @@ from wallet_service.config import Settings
 from wallet_service.http.deps import CurrentPrincipal
 from wallet_service.rate_limits.limiter import Rate, RateLimiter
 
-__all__ = ["LimitPerAddress", "LimitPerCredential", "LimitPerPathValue", "client_address"]
+__all__ = ["LimitPerAddress", "LimitPerCredential", "client_address"]
 
 
 def client_address(request: Request) -> str:
-    # Behind a proxy, uvicorn's --proxy-headers (with --forwarded-allow-ips) puts the client's
-    # own address here; without it every client would share the proxy's one limit.
-    return request.client.host if request.client else "unknown"
+    """The client's address as limits count it: an IPv6 client by its /64, which one
+    subscriber (or attacker) holds whole, an IPv4 client by its address.
+
+    Behind a proxy, uvicorn must trust its forwarded headers (``FORWARDED_ALLOW_IPS``) for
+    this to be the client's and not the proxy's, which every client would share.
+    """
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def _limiter(request: Request) -> tuple[RateLimiter, Settings]:
@@ -38,22 +52,6 @@ class LimitPerAddress:
     async def __call__(self, request: Request) -> None:
         limiter, settings = _limiter(request)
         await limiter.hit(self.policy, client_address(request), self.rate(settings))
-
-
-class LimitPerPathValue:
-    """Dependency: count the request against ``rate`` for one path parameter's value (a pass's
-    serial number, a device's id), whoever sends it."""
-
-    def __init__(self, policy: str, rate: Callable[[Settings], Rate], *names: str) -> None:
-        self.policy = policy
-        self.rate = rate
-        self.names = names
-
-    async def __call__(self, request: Request) -> None:
-        value = next((request.path_params[n] for n in self.names if n in request.path_params), "")
-        if value:
-            limiter, settings = _limiter(request)
-            await limiter.hit(self.policy, value, self.rate(settings))
 
 
 class LimitPerCredential:

@@ -8,11 +8,16 @@ across processes whatever Redis's own clock says.
 
 from __future__ import annotations
 
+import itertools
 from typing import Protocol
 
 from wallet_service.clock import Clock
 
-__all__ = ["Counters", "MemoryCounters", "RedisCounters", "counters_for"]
+__all__ = ["Counters", "CountersUnavailable", "MemoryCounters", "RedisCounters", "counters_for"]
+
+
+class CountersUnavailable(Exception):
+    """The shared counters (Redis) cannot be reached."""
 
 
 class Counters(Protocol):
@@ -60,10 +65,13 @@ class MemoryCounters:
     def _make_room(self, now: float) -> None:
         if len(self._values) < self._max_keys:
             return
+        # In one sweep, then not again for a tenth of the capacity: a full scan on every new
+        # key would hand a flood of fresh keys the event loop.
         for key in [k for k, (_, expires) in self._values.items() if expires <= now]:
             del self._values[key]
-        while len(self._values) >= self._max_keys:
-            del self._values[next(iter(self._values))]  # insertion order: the oldest
+        excess = len(self._values) - (self._max_keys - self._max_keys // 10)
+        for key in list(itertools.islice(self._values, max(0, excess))):  # the oldest first
+            del self._values[key]
 
     async def increment(self, key: str, ttl_seconds: float) -> int:
         now = self._now()
@@ -100,36 +108,55 @@ class RedisCounters:
 
     def __init__(self, url: str, prefix: str = "wallet:limits:") -> None:
         import redis.asyncio  # imported here: only deployments that set WALLET_REDIS_URL need it
+        import redis.exceptions
 
-        self._redis = redis.asyncio.from_url(url)
+        self._redis = redis.asyncio.from_url(url, socket_timeout=1, socket_connect_timeout=1)
         self._prefix = prefix
+        self._errors: tuple[type[Exception], ...] = (redis.exceptions.RedisError, OSError)
 
     async def increment(self, key: str, ttl_seconds: float) -> int:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(self._prefix + key)
-            # NX: the first hit sets the expiry; later ones must not push it back.
-            pipe.expire(self._prefix + key, max(1, round(ttl_seconds)), nx=True)
-            value, _ = await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(self._prefix + key)
+                # NX (Redis >= 7): the first hit sets the expiry; later ones must not push it.
+                pipe.expire(self._prefix + key, max(1, round(ttl_seconds)), nx=True)
+                value, _ = await pipe.execute()
+        except self._errors as exc:
+            raise CountersUnavailable(str(exc)) from exc
         return int(value)
 
     async def read(self, key: str) -> int:
-        value = await self._redis.get(self._prefix + key)
+        try:
+            value = await self._redis.get(self._prefix + key)
+        except self._errors as exc:
+            raise CountersUnavailable(str(exc)) from exc
         return int(value) if value is not None else 0
 
     async def write(self, key: str, value: int, ttl_seconds: float) -> None:
-        await self._redis.set(self._prefix + key, value, ex=max(1, round(ttl_seconds)))
+        try:
+            await self._redis.set(self._prefix + key, value, ex=max(1, round(ttl_seconds)))
+        except self._errors as exc:
+            raise CountersUnavailable(str(exc)) from exc
 
     async def delete(self, *keys: str) -> None:
-        if keys:
-            await self._redis.delete(*(self._prefix + key for key in keys))
+        try:
+            if keys:
+                await self._redis.delete(*(self._prefix + key for key in keys))
+        except self._errors as exc:
+            raise CountersUnavailable(str(exc)) from exc
 
     async def clear(self) -> None:
-        async for key in self._redis.scan_iter(match=self._prefix + "*", count=1000):
-            await self._redis.delete(key)
+        try:
+            async for key in self._redis.scan_iter(match=self._prefix + "*", count=1000):
+                await self._redis.delete(key)
+        except self._errors as exc:
+            raise CountersUnavailable(str(exc)) from exc
 
     async def close(self) -> None:
         await self._redis.aclose()
 
 
-def counters_for(redis_url: str | None, clock: Clock) -> Counters:
-    return RedisCounters(redis_url) if redis_url else MemoryCounters(clock)
+def counters_for(
+    redis_url: str | None, clock: Clock, *, prefix: str = "wallet:limits:"
+) -> Counters:
+    return RedisCounters(redis_url, prefix) if redis_url else MemoryCounters(clock)

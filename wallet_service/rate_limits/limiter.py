@@ -11,16 +11,18 @@ brute-force and flood protection that is an acceptable price for one counter per
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass
 
 from wallet_service.clock import Clock
 from wallet_service.errors import TooManyRequests
-from wallet_service.rate_limits.counters import Counters
+from wallet_service.rate_limits.counters import Counters, CountersUnavailable
 
 __all__ = ["Rate", "RateLimiter"]
 
+logger = logging.getLogger(__name__)
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)s?\s*$")
 
@@ -35,7 +37,7 @@ class Rate:
     @classmethod
     def parse(cls, text: str) -> Rate:
         match = _RATE.match(text)
-        if match is None or int(match[1]) < 1:
+        if match is None or int(match[1]) < 1 or int(match[2] or 1) < 1:
             raise ValueError(f"{text!r} is not a rate such as '20/minute' or '100/5minutes'")
         return cls(int(match[1]), int(match[2] or 1) * _UNITS[match[3]])
 
@@ -57,9 +59,14 @@ class RateLimiter:
             return
         now = self._clock.now().timestamp()
         window = math.floor(now / rate.period_seconds)
-        count = await self.counters.increment(
-            f"rate:{policy}:{key}:{window}", ttl_seconds=2 * rate.period_seconds
-        )
+        try:
+            count = await self.counters.increment(
+                f"rate:{policy}:{key}:{window}", ttl_seconds=2 * rate.period_seconds
+            )
+        except CountersUnavailable:
+            # Open, not closed: Redis down must not stop every till. Logged, so it is seen.
+            logger.warning("rate limit %s not counted: the shared counters are unreachable", policy)
+            return
         if count > rate.limit:
             retry_after = math.ceil((window + 1) * rate.period_seconds - now)
             raise TooManyRequests(

@@ -11,8 +11,8 @@ A distributed guess (many addresses, few tries each) is capped per account inste
 in to the account successfully before (remembered for ``KNOWN_ADDRESS_DAYS``) may try, until
 the hour ends.
 
-Accounts are keyed by a hash of the lower-cased email, whether or not it exists, so the lock
-reveals nothing about which emails have accounts.
+Accounts are keyed by a hash of what names them at sign-in (the merchant and the lower-cased
+email), whether or not one exists, so the lock reveals nothing about which accounts exist.
 """
 
 from __future__ import annotations
@@ -34,11 +34,14 @@ ACCOUNT_FAILURES_PER_HOUR = 50
 KNOWN_ADDRESS_DAYS = 30
 
 
-def _account(email: str) -> str:
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+def _account(account: str) -> str:
+    return hashlib.sha256(account.strip().lower().encode()).hexdigest()[:32]
 
 
 class LoginLockout:
+    """Sign-in lockout. Unlike rate limits it fails closed: with its counters unreachable,
+    sign-in answers 503 rather than let guesses through unchecked."""
+
     def __init__(
         self,
         counters: Counters,
@@ -47,13 +50,13 @@ class LoginLockout:
         enabled: bool = True,
         account_failures_per_hour: int = ACCOUNT_FAILURES_PER_HOUR,
     ) -> None:
-        self._counters = counters
+        self.counters = counters
         self._clock = clock
         self.enabled = enabled
         self._account_failures_per_hour = account_failures_per_hour
 
-    def _keys(self, email: str, address: str) -> tuple[str, str, str, str]:
-        account = _account(email)
+    def _keys(self, account: str, address: str) -> tuple[str, str, str, str]:
+        account = _account(account)
         hour = math.floor(self._clock.now().timestamp() / 3600)
         return (
             f"lock:failures:{account}:{address}",
@@ -62,21 +65,21 @@ class LoginLockout:
             f"lock:known:{account}:{address}",
         )
 
-    async def check(self, email: str, address: str) -> None:
+    async def check(self, account: str, address: str) -> None:
         """``TooManyRequests`` (code ``login_locked``) while this address must wait."""
         if not self.enabled:
             return
-        _, until_key, account_key, known_key = self._keys(email, address)
+        _, until_key, account_key, known_key = self._keys(account, address)
         now = self._clock.now().timestamp()
-        locked_until_ms = await self._counters.read(until_key)
+        locked_until_ms = await self.counters.read(until_key)
         if locked_until_ms > now * 1000:
             raise TooManyRequests(
                 "Too many failed sign-ins from here; wait before trying again.",
                 retry_after=math.ceil(locked_until_ms / 1000 - now),
                 code="login_locked",
             )
-        if await self._counters.read(account_key) >= self._account_failures_per_hour and not (
-            await self._counters.read(known_key)
+        if await self.counters.read(account_key) >= self._account_failures_per_hour and not (
+            await self.counters.read(known_key)
         ):
             raise TooManyRequests(
                 "Too many failed sign-ins to this account; try again later or from a "
@@ -85,22 +88,22 @@ class LoginLockout:
                 code="login_locked",
             )
 
-    async def failed(self, email: str, address: str) -> None:
+    async def failed(self, account: str, address: str) -> None:
         if not self.enabled:
             return
-        failures_key, until_key, account_key, _ = self._keys(email, address)
-        failures = await self._counters.increment(failures_key, FAILURE_MEMORY_SECONDS)
-        await self._counters.increment(account_key, 3600)
+        failures_key, until_key, account_key, _ = self._keys(account, address)
+        failures = await self.counters.increment(failures_key, FAILURE_MEMORY_SECONDS)
+        await self.counters.increment(account_key, 3600)
         if failures >= FREE_FAILURES:
             doublings = min(failures - FREE_FAILURES, 8)  # bounded: no huge powers of two
             wait = min(FIRST_LOCK_SECONDS * 2**doublings, MAX_LOCK_SECONDS)
             now = self._clock.now().timestamp()
             # Milliseconds: the counters hold integers, and Retry-After must not round up.
-            await self._counters.write(until_key, math.floor((now + wait) * 1000), wait + 1)
+            await self.counters.write(until_key, math.floor((now + wait) * 1000), wait + 1)
 
-    async def succeeded(self, email: str, address: str) -> None:
+    async def succeeded(self, account: str, address: str) -> None:
         if not self.enabled:
             return
-        failures_key, until_key, _, known_key = self._keys(email, address)
-        await self._counters.delete(failures_key, until_key)
-        await self._counters.write(known_key, 1, KNOWN_ADDRESS_DAYS * 86400)
+        failures_key, until_key, _, known_key = self._keys(account, address)
+        await self.counters.delete(failures_key, until_key)
+        await self.counters.write(known_key, 1, KNOWN_ADDRESS_DAYS * 86400)

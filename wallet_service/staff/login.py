@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from wallet_service.db.models import Merchant, StaffUser
 from wallet_service.db.session import session_scope
-from wallet_service.errors import AuthenticationRequired
+from wallet_service.errors import AuthenticationRequired, ServiceUnavailable
+from wallet_service.rate_limits.counters import CountersUnavailable
 from wallet_service.rate_limits.lockout import LoginLockout
 from wallet_service.security.passwords import check_password
 from wallet_service.security.tokens import TokenKeys, issue_access_token
@@ -64,13 +65,21 @@ async def sign_in(
     ``address`` is the client's: repeated failures lock that address out of this account
     for a while (see :mod:`wallet_service.rate_limits.lockout`), checked before any hashing.
     """
-    await lockout.check(email, address)
+    # The account as the lockout knows it: staff emails are unique per merchant only.
+    account = f"{(merchant or '').strip().lower()}\x00{email}"
     try:
-        staff = await authenticate_staff(factory, email, password, merchant)
-    except AuthenticationRequired:
-        await lockout.failed(email, address)
-        raise
-    await lockout.succeeded(email, address)
+        await lockout.check(account, address)
+        try:
+            staff = await authenticate_staff(factory, email, password, merchant)
+        except AuthenticationRequired:
+            await lockout.failed(account, address)
+            raise
+        await lockout.succeeded(account, address)
+    except CountersUnavailable as exc:
+        # Closed, not open: without its counters the lockout could not stop a guesser.
+        raise ServiceUnavailable(
+            "Sign-in is unavailable for a moment; try again.", code="sign_in_unavailable"
+        ) from exc
     token, _ = issue_access_token(
         keys,
         staff_id=staff.id,

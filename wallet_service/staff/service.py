@@ -112,6 +112,7 @@ async def update_staff(
         staff.password_hash = password_hash
     if password_hash is not None or data.is_active is False:
         # Revokes every access token issued before: a leaked one dies with the old password.
-        staff.token_version += 1
+        # In SQL, not Python: two changes at once must each revoke, not both write N+1.
+        staff.token_version = StaffUser.token_version + 1
     await session.flush()
     return staff
