@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import PASSWORD, make_tenant
+from wallet_service.db.models import StaffUser
+from wallet_service.db.session import session_scope
 from wallet_service.security.password_policy import password_problem
 from wallet_service.security.permissions import Role
 
@@ -97,3 +102,25 @@ async def test_a_deactivated_accounts_tokens_stay_dead_after_reactivation(
         "/api/v1/auth/token", data={"username": tenant.emails[Role.cashier], "password": PASSWORD}
     )
     assert relogin.status_code == 200
+
+
+async def test_a_hash_made_with_older_parameters_is_upgraded_at_the_next_sign_in(
+    client: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant = await make_tenant(session_factory, client)
+    email = tenant.emails[Role.cashier]
+    four_lanes = PasswordHash((Argon2Hasher(parallelism=4),)).hash(PASSWORD)
+    async with session_scope(session_factory) as session:
+        await session.execute(
+            update(StaffUser).where(StaffUser.email == email).values(password_hash=four_lanes)
+        )
+
+    form = {"username": email, "password": PASSWORD, "merchant": tenant.slug}
+    assert (await client.post("/api/v1/auth/token", data=form)).status_code == 200
+
+    async with session_scope(session_factory) as session:
+        stored = await session.scalar(
+            select(StaffUser.password_hash).where(StaffUser.email == email)
+        )
+    assert stored is not None and stored != four_lanes and ",p=1$" in stored
+    assert (await client.post("/api/v1/auth/token", data=form)).status_code == 200

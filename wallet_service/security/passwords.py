@@ -21,6 +21,7 @@ __all__ = [
     "HASHING_CONCURRENCY",
     "check_password",
     "hash_password",
+    "needs_rehash",
     "new_password_hash",
     "verify_password",
     "verify_password_or_dummy",
@@ -49,6 +50,11 @@ def _slots() -> anyio.CapacityLimiter:
     if slots is None:
         slots = _slots_by_loop[loop] = anyio.CapacityLimiter(HASHING_CONCURRENCY)
     return slots
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Whether the hash was made with other parameters than today's (say, four lanes)."""
+    return _hasher.current_hasher.check_needs_rehash(password_hash)
 
 
 def hash_password(password: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from wallet_service.db.models import Merchant, StaffUser
@@ -12,7 +12,7 @@ from wallet_service.db.session import session_scope
 from wallet_service.errors import AuthenticationRequired, ServiceUnavailable
 from wallet_service.rate_limits.counters import CountersUnavailable
 from wallet_service.rate_limits.lockout import LoginLockout
-from wallet_service.security.passwords import check_password
+from wallet_service.security.passwords import check_password, needs_rehash, new_password_hash
 from wallet_service.security.tokens import TokenKeys, issue_access_token
 
 __all__ = ["authenticate_staff", "sign_in"]
@@ -45,7 +45,27 @@ async def authenticate_staff(
     if staff is None or not valid or not staff.is_active:
         # One message for every failure: don't tell an attacker which emails exist.
         raise AuthenticationRequired("Wrong email or password.", code="invalid_credentials")
+    if needs_rehash(staff.password_hash):
+        await _rehash(factory, staff, password)
     return staff
+
+
+async def _rehash(
+    factory: async_sessionmaker[AsyncSession], staff: StaffUser, password: str
+) -> None:
+    """Bring a hash made with older parameters up to today's, now that we hold the password.
+
+    Otherwise old hashes would keep their own cost (and timing: a sign-in's speed would tell
+    accounts made before the change from unknown emails) until the password changes. Compare
+    and set: a password changed meanwhile is never overwritten.
+    """
+    fresh = await new_password_hash(password)
+    async with session_scope(factory) as session:
+        await session.execute(
+            update(StaffUser)
+            .where(StaffUser.id == staff.id, StaffUser.password_hash == staff.password_hash)
+            .values(password_hash=fresh)
+        )
 
 
 async def sign_in(
