@@ -11,36 +11,25 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.factories import Tenant, make_tenant
+from tests.factories import Tenant, coffee_rules, make_tenant
 from wallet_service.db.models import LedgerEntry, LedgerTransaction, Member
 from wallet_service.db.session import session_scope
 from wallet_service.loyalty.examples import coffee_shop_rules
 from wallet_service.scanning.short_code import issue_short_code
 from wallet_service.security.permissions import Role
 
-SIMPLE_RULES: dict[str, Any] = {
-    "version": 1,
-    "currency": "EUR",
-    "earn": {"points_per_currency_unit": "10"},
-    "tiers": [{"code": "member", "name": "Member"}],
-    "rewards": [
-        {
-            "code": "coffee",
-            "name": "Free coffee",
-            "kind": "free_product",
-            "cost_points": 100,
-            "product_sku": "COFFEE",
-        },
-        {
-            "code": "mug",
-            "name": "Branded mug",
-            "kind": "free_product",
-            "cost_points": 10,
-            "product_sku": "MUG",
-            "stock": 1,
-        },
-    ],
-}
+# The coffee shop, plus a reward with one item in stock.
+SIMPLE_RULES = coffee_rules()
+SIMPLE_RULES["rewards"].append(
+    {
+        "code": "mug",
+        "name": "Branded mug",
+        "kind": "free_product",
+        "cost_points": 10,
+        "product_sku": "MUG",
+        "stock": 1,
+    }
+)
 
 
 async def _member(client: httpx.AsyncClient, tenant: Tenant, **fields: Any) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Fixed-window rate limits on the injected clock.
 
 Not the ``limits`` package: its in-memory storage and its moving windows read the machine's
-clock (``time.time()``) and Redis's, which the injected clock cannot move, so tests would have
+clock and Redis's, which the injected clock cannot move, so tests would have
 to sleep and the awkward-date runs could not reach it. What we need is three small
 operations on shared counters (:mod:`.counters`), written here in a few lines instead.
 
