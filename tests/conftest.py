@@ -79,6 +79,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         data_dir=tmp_path_factory.mktemp("data"),
         public_url="https://wallet.test",
         secret_key="test-secret-key-for-the-suite-only-0123456789",  # type: ignore[arg-type]
+        # The tests drive the dispatcher themselves (app.state.delivery), on the suite's clock.
+        dispatch_in_api=False,
     )
     generate_dev_chain(settings.certificates_dir, PASS_TYPE_ID, TEAM_ID)
     return settings

@@ -14,11 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from wallet_service.api_keys.schemas import ApiKeyCreate
 from wallet_service.api_keys.service import create_api_key
+from wallet_service.clock import ManualClock
 from wallet_service.db.session import bound_clock, session_scope
+from wallet_service.dispatcher.loop import Dispatcher, DispatchReport
 from wallet_service.merchants.schemas import MerchantCreate
 from wallet_service.merchants.service import create_merchant
 from wallet_service.programs.schemas import ProgramCreate
 from wallet_service.programs.service import create_program
+from wallet_service.push.changes import COALESCE_WINDOW
 from wallet_service.scanning.token import issue_token
 from wallet_service.security.keys import derive_key
 from wallet_service.security.permissions import API_KEY_PERMISSIONS, Role
@@ -149,3 +152,9 @@ async def make_tenant(
         assert response.status_code == 200, response.text
         tenant.tokens[role] = response.json()["access_token"]
     return tenant
+
+
+async def deliver(dispatcher: Dispatcher, clock: ManualClock) -> DispatchReport:
+    """What the outbox dispatcher delivers once changes have outlived the coalescing window."""
+    clock.advance(COALESCE_WINDOW)
+    return await dispatcher.drain()

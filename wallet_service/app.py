@@ -22,6 +22,7 @@ from wallet_service.apple.router import logs_router as passkit_logs_router
 from wallet_service.clock import Clock, SystemClock
 from wallet_service.config import Settings, get_settings
 from wallet_service.db.session import create_engine_for, create_session_factory
+from wallet_service.dispatcher.runner import build_dispatcher, running
 from wallet_service.google.client import GOOGLE_TIMEOUT
 from wallet_service.google.router import router as google_router
 from wallet_service.google.wallet import GoogleWallet
@@ -60,9 +61,17 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.session_factory = create_session_factory(engine, clock, sharing(ledgers))
         app.state.scan_batcher = ScanBatcher(app.state.session_factory)
         certificate_status(settings, clock.now())  # warns at start-up too when expiry is near
+        app.state.delivery = build_dispatcher(
+            settings, app.state.session_factory, clock, app.state.google
+        )
         try:
-            yield
+            if settings.dispatch_in_api:
+                async with running(app.state.delivery):
+                    yield
+            else:
+                yield
         finally:
+            await app.state.delivery.aclose()
             await app.state.scan_batcher.close()
             await app.state.google.http.aclose()
             await app.state.rate_limiter.counters.close()

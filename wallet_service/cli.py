@@ -106,15 +106,26 @@ def serve(
 
 @app.command()
 def worker(
-    once: Annotated[bool, typer.Option("--once", help="Run one round of jobs and exit.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one round of jobs, deliver what is due, exit.")
+    ] = False,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve this worker's Prometheus /metrics on this port.")
+    ] = None,
 ) -> None:
-    """Run the background worker (housekeeping jobs)."""
+    """Run the background worker: the outbox dispatcher (pushes, Google, webhooks) and jobs."""
     import logging
 
     from wallet_service.worker import run_worker
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper())
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from wallet_service.metrics import REGISTRY
+
+        start_http_server(metrics_port, registry=REGISTRY)
     asyncio.run(run_worker(settings, clock, once=once))
 
 

@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         default=None,
         description="PEM bundle trusted for the APNs server instead of the system store.",
     )
+    dispatch_in_api: bool = Field(
+        default=True,
+        description="Run the outbox dispatcher inside `serve` (the embedded default). Turn it "
+        "off where `wallet-service worker` processes deliver instead.",
+    )
+    outbox_max_attempts: int = Field(default=12, ge=1)
+    outbox_poll_seconds: float = Field(default=0.25, gt=0)
     redis_url: str | None = Field(
         default=None,
         description="Redis shared by every process (rate limits, sign-in lockout). Without "

@@ -5,7 +5,8 @@ changes and the loyalty domain refuses to pay a bonus or expire a lot twice (bac
 unique constraints), so overlapping runs do nothing twice.
 
 Jobs: expire points whose lots fell due, pay birthday bonuses, purge idempotency records
-past their retention, and send Google Wallet every card that changed since its last sync.
+and device logs past their retention. Between rounds, and all the time, the worker's
+outbox dispatcher delivers pushes, Google Wallet writes and webhooks.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from wallet_service.db.models import (
     PassLogEntry,
 )
 from wallet_service.db.session import create_engine_for, create_session_factory, session_scope
+from wallet_service.dispatcher.runner import build_dispatcher, running
 from wallet_service.google.client import GOOGLE_TIMEOUT
 from wallet_service.google.wallet import GoogleWallet
 
@@ -38,6 +40,7 @@ __all__ = [
     "LoyaltyJobReport",
     "purge_device_logs",
     "purge_idempotency_records",
+    "run_housekeeping",
     "run_loyalty_jobs",
     "run_worker",
 ]
@@ -124,44 +127,57 @@ async def run_loyalty_jobs(
     return total
 
 
+async def run_housekeeping(
+    settings: Settings,
+    factory: async_sessionmaker[AsyncSession],
+    now: datetime,
+    last_loyalty_run: datetime | None,
+) -> datetime | None:
+    """One round of jobs; returns when the loyalty jobs last ran."""
+    async with session_scope(factory) as session:
+        purged = await purge_idempotency_records(
+            session, timedelta(hours=settings.idempotency_retention_hours), now
+        )
+        purged_logs = await purge_device_logs(session, DEVICE_LOG_RETENTION, now)
+    if purged or purged_logs:
+        logger.info("purged %d idempotency records, %d device logs", purged, purged_logs)
+    if last_loyalty_run is None or now - last_loyalty_run >= LOYALTY_JOBS_EVERY:
+        report = await run_loyalty_jobs(factory, now)
+        logger.info(
+            "loyalty jobs: %d expiries, %d birthday bonuses",
+            report.expiries,
+            report.birthday_bonuses,
+        )
+        return now
+    return last_loyalty_run
+
+
 async def run_worker(settings: Settings, clock: Clock, *, once: bool = False) -> None:
-    """Run rounds of jobs every ``worker_interval_seconds`` (one round with ``once``)."""
+    """Deliver the outbox continuously and run jobs every ``worker_interval_seconds``.
+
+    With ``once``: one round of jobs, then deliver whatever is due, and exit.
+    """
     engine = create_engine_for(settings.resolved_database_url)
     factory = create_session_factory(engine, clock)
     http = httpx.AsyncClient(timeout=GOOGLE_TIMEOUT)
     google = GoogleWallet.from_settings(settings, http, clock)
+    delivery = build_dispatcher(settings, factory, clock, google)
     last_loyalty_run: datetime | None = None
     try:
-        while True:
-            try:
-                now = clock.now()
-                async with session_scope(factory) as session:
-                    purged = await purge_idempotency_records(
-                        session, timedelta(hours=settings.idempotency_retention_hours), now
+        if once:
+            await run_housekeeping(settings, factory, clock.now(), None)
+            await delivery.dispatcher.drain()
+            return
+        async with running(delivery):
+            while True:
+                try:
+                    last_loyalty_run = await run_housekeeping(
+                        settings, factory, clock.now(), last_loyalty_run
                     )
-                    purged_logs = await purge_device_logs(session, DEVICE_LOG_RETENTION, now)
-                if purged or purged_logs:
-                    logger.info(
-                        "purged %d idempotency records, %d device logs", purged, purged_logs
-                    )
-                if last_loyalty_run is None or now - last_loyalty_run >= LOYALTY_JOBS_EVERY:
-                    report = await run_loyalty_jobs(factory, now)
-                    last_loyalty_run = now
-                    logger.info(
-                        "loyalty jobs: %d expiries, %d birthday bonuses",
-                        report.expiries,
-                        report.birthday_bonuses,
-                    )
-                synced = await google.sync_changed(factory)
-                if synced.synced or synced.failed:
-                    logger.info(
-                        "Google Wallet: %d cards synced, %d failed", synced.synced, synced.failed
-                    )
-            except Exception:  # a bad round must not kill the worker; the next one retries
-                logger.exception("worker round failed")
-            if once:
-                return
-            await asyncio.sleep(settings.worker_interval_seconds)
+                except Exception:  # a bad round must not kill the worker; the next retries
+                    logger.exception("worker round failed")
+                await asyncio.sleep(settings.worker_interval_seconds)
     finally:
+        await delivery.aclose()
         await http.aclose()
         await engine.dispose()

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.conftest import PASS_TYPE_ID
 from tests.factories import Tenant, make_tenant
 from wallet_service.accounts.posting import touch_pass
-from wallet_service.apple.registrations import UPDATE_TAG_GRACE
 from wallet_service.clock import ManualClock
 from wallet_service.config import Settings
 from wallet_service.db.session import bound_clock, session_scope
@@ -65,12 +64,12 @@ async def _change_balance(
             session, MerchantScope.for_operator(tenant.merchant_id), uuid.UUID(member_id)
         )
         member.points_balance = points
-        touch_pass(member, bound_clock(factory).now())
+        touch_pass(session, member, bound_clock(factory).now())
 
 
-def _outlast_the_tag_grace(clock: ManualClock) -> None:
-    """Let earlier changes age past the tag's grace window, as they do between real pushes."""
-    clock.advance(UPDATE_TAG_GRACE + timedelta(milliseconds=200))
+def _a_second_later(clock: ManualClock) -> None:
+    """HTTP dates (Last-Modified) have whole seconds: let the next change show in them."""
+    clock.advance(timedelta(seconds=1))
 
 
 def _verify_with_openssl(pkpass: bytes, workdir: Path, settings: Settings) -> None:
@@ -117,7 +116,7 @@ async def test_device_registers_learns_of_a_change_and_fetches_the_new_pass(
     assert (first.status_code, again.status_code) == (201, 200)
 
     listing = f"/passkit/v1/devices/{DEVICE}/registrations/{PASS_TYPE_ID}"
-    _outlast_the_tag_grace(clock)
+    _a_second_later(clock)
     initial = await client.get(listing)
     assert initial.status_code == 200
     assert initial.json()["serialNumbers"] == [serial]
@@ -174,7 +173,7 @@ async def test_only_passes_that_really_changed_are_listed(
             headers={"Authorization": f"ApplePass {token}"},
         )
     listing = f"/passkit/v1/devices/{DEVICE}/registrations/{PASS_TYPE_ID}"
-    _outlast_the_tag_grace(clock)
+    _a_second_later(clock)
     tag = (await client.get(listing)).json()["lastUpdated"]
     await _change_balance(session_factory, tenant, members[1]["id"], 5)
     changed = await client.get(listing, params={"passesUpdatedSince": tag})
@@ -432,7 +431,7 @@ async def test_renaming_the_program_or_adding_a_store_updates_every_card(
         headers={"Authorization": f"ApplePass {token}"},
     )
     listing = f"/passkit/v1/devices/{DEVICE}/registrations/{PASS_TYPE_ID}"
-    _outlast_the_tag_grace(clock)
+    _a_second_later(clock)
     tag = (await client.get(listing)).json()["lastUpdated"]
     renamed = await client.patch(
         f"/api/v1/programs/{tenant.program_id}",
@@ -446,7 +445,7 @@ async def test_renaming_the_program_or_adding_a_store_updates_every_card(
         _pass_json((await _download(client, member)).content), ensure_ascii=False
     )
 
-    _outlast_the_tag_grace(clock)
+    _a_second_later(clock)
     tag = changed.json()["lastUpdated"]
     await client.post(
         "/api/v1/stores",

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +17,21 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from certificates.google import google_credentials_path, import_service_account
-from tests.factories import Tenant, make_tenant
+from tests.factories import Tenant, deliver, make_tenant
 from tests.google.discovery import assert_valid
 from tests.google.standin import GoogleStandIn, service_account_key
 from tests.scanning.test_rotating_barcode import PERIOD, _now_mid_step, _phone_code
 from tests.scanning.test_till import SIMPLE_RULES, _member, _scan
 from wallet_service.clock import ManualClock
 from wallet_service.config import Settings
-from wallet_service.db.models import Member, Program
+from wallet_service.db.models import Member, OutboxMessage, Program
 from wallet_service.db.session import session_scope
+from wallet_service.dispatcher.loop import DispatchReport
+from wallet_service.dispatcher.runner import build_dispatcher
 from wallet_service.google.client import GoogleWalletError
 from wallet_service.google.objects import text_message
 from wallet_service.google.save_link import SAVE_URL_PREFIX
@@ -56,6 +60,21 @@ async def google(
             yield wallet
         finally:
             app.state.google = production
+
+
+@pytest.fixture
+async def outbox(
+    app: FastAPI, settings: Settings, google: GoogleWallet, clock: ManualClock
+) -> AsyncIterator[Callable[[], Awaitable[DispatchReport]]]:
+    """Deliver what the outbox holds, through the stand-in (as the dispatcher would)."""
+    delivery = build_dispatcher(settings, app.state.session_factory, clock, google)
+    try:
+        yield lambda: deliver(delivery.dispatcher, clock)
+    finally:
+        await delivery.aclose()
+
+
+Outbox = Callable[[], Awaitable[DispatchReport]]
 
 
 async def _on_google_wallet(
@@ -153,9 +172,11 @@ async def test_enrolment_puts_the_card_in_google_at_once_so_the_save_link_works(
     session_factory: async_sessionmaker[AsyncSession],
     google: GoogleWallet,
     google_standin: GoogleStandIn,
+    outbox: Outbox,
 ) -> None:
     first = await _member(client, tenant)
     second = await _member(client, tenant, email="second@example.com")
+    await outbox()
 
     for member in (first, second):
         assert f"{ISSUER}.{member['serial_number']}" in google_standin.objects
@@ -163,23 +184,24 @@ async def test_enrolment_puts_the_card_in_google_at_once_so_the_save_link_works(
         assert sent == version
     class_writes = [call for call in google_standin.calls if "loyaltyClass" in call.path]
     assert [call.method for call in class_writes] == ["PUT", "POST"]  # new, then left alone
-    assert (await google.sync_changed(session_factory)).synced == 0
+    assert (await outbox()).groups == 0
 
 
-async def test_balance_changes_and_cancellation_reach_the_card_at_the_next_sync(
+async def test_balance_changes_and_cancellation_reach_the_card_through_the_outbox(
     client: httpx.AsyncClient,
     tenant: Tenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    google: GoogleWallet,
     google_standin: GoogleStandIn,
+    outbox: Outbox,
 ) -> None:
     member = await _member(client, tenant)
     object_id = f"{ISSUER}.{member['serial_number']}"
-    assert (await google.sync_changed(session_factory)).synced == 0  # nothing changed since
+    await outbox()  # the new card (and the shop's set-up)
+    assert object_id in google_standin.objects
+    assert (await outbox()).groups == 0  # nothing changed since
 
     scanned = await _scan(client, tenant, tenant.barcode(member["serial_number"]), "20.00")
     assert scanned.status_code == 201, scanned.text
-    assert (await google.sync_changed(session_factory)).synced == 1
+    assert (await outbox()).delivered == 1
     balance = scanned.json()["member"]["points_balance"]
     assert google_standin.objects[object_id]["loyaltyPoints"]["balance"] == {"int": balance}
 
@@ -188,82 +210,102 @@ async def test_balance_changes_and_cancellation_reach_the_card_at_the_next_sync(
     )
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "cancelled"
-    assert (await google.sync_changed(session_factory)).synced == 1
+    assert (await outbox()).delivered == 1
     assert google_standin.objects[object_id]["state"] == "INACTIVE"
     refused = await _scan(client, tenant, tenant.barcode(member["serial_number"]))
     assert refused.status_code == 409, refused.text
     assert refused.json()["code"] == "card_voided"
 
 
-async def test_a_card_google_refuses_waits_an_hour_instead_of_filling_every_round(
+async def test_a_card_google_refuses_is_dropped_without_holding_up_the_others(
     client: httpx.AsyncClient,
     tenant: Tenant,
     session_factory: async_sessionmaker[AsyncSession],
-    google: GoogleWallet,
     google_standin: GoogleStandIn,
+    outbox: Outbox,
 ) -> None:
+    await outbox()  # the shop's set-up
     refused = await _member(client, tenant)
     other = await _member(client, tenant, email="other@example.com")
-    for member in (refused, other):  # both cards change; Google will refuse the first
-        scanned = await _scan(client, tenant, tenant.barcode(member["serial_number"]), "20.00")
-        assert scanned.status_code == 201, scanned.text
     google_standin.fail_next(400, "invalidResource", "the card is refused")
 
-    first = await google.sync_changed(session_factory)
-    again = await google.sync_changed(session_factory)
+    first = await outbox()
+    again = await outbox()
 
-    assert (first.synced, first.failed) == (1, 1)
-    assert (again.synced, again.failed) == (0, 0)  # not retried at once
-    version, sent = await _google_member(session_factory, refused["id"])
-    assert sent is not None and sent < version  # still owed to Google, in an hour
+    assert (first.delivered, first.failed) == (2, 0)  # refused for good: logged, not retried
+    assert again.groups == 0
+    _, sent = await _google_member(session_factory, refused["id"])
+    assert sent is None
     version, sent = await _google_member(session_factory, other["id"])
     assert sent == version
 
 
-async def test_a_card_that_cannot_be_built_is_skipped_and_the_round_goes_on(
+async def test_a_google_outage_is_retried_later_with_backoff(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    clock: ManualClock,
+    session_factory: async_sessionmaker[AsyncSession],
+    google_standin: GoogleStandIn,
+    outbox: Outbox,
+) -> None:
+    await outbox()  # the shop's set-up
+    member = await _member(client, tenant)
+    google_standin.fail_next(503, "backendError", "try later")
+
+    first = await outbox()
+    at_once = await outbox()
+    clock.advance(timedelta(seconds=10))  # past the first backoff (5 s, jittered down to half)
+    later = await outbox()
+
+    assert (first.failed, at_once.groups, later.delivered) == (1, 0, 1)
+    version, sent = await _google_member(session_factory, member["id"])
+    assert sent == version
+
+
+async def test_a_card_that_cannot_be_built_is_kept_for_a_retry(
     client: httpx.AsyncClient,
     tenant: Tenant,
     session_factory: async_sessionmaker[AsyncSession],
-    google: GoogleWallet,
+    google_standin: GoogleStandIn,
+    outbox: Outbox,
 ) -> None:
+    await outbox()  # the shop's set-up
     member = await _member(client, tenant)
-    scanned = await _scan(client, tenant, tenant.barcode(member["serial_number"]), "20.00")
-    assert scanned.status_code == 201, scanned.text
     async with session_scope(session_factory) as session:  # its card design is gone
         program = await session.get(Program, tenant.program_id)
         assert program is not None
         program.template = "withdrawn-design"
 
-    first = await google.sync_changed(session_factory)
-    again = await google.sync_changed(session_factory)
+    report = await outbox()
 
-    assert (first.synced, first.failed) == (0, 1)
-    assert (again.synced, again.failed) == (0, 0)
+    assert (report.delivered, report.failed) == (0, 1)
+    _, sent = await _google_member(session_factory, member["id"])
+    assert sent is None
     async with session_scope(session_factory) as session:
-        stored = await session.get(Member, uuid.UUID(member["id"]))
-        assert stored is not None and stored.google_refused_at is not None
+        [row] = (await session.execute(select(OutboxMessage))).scalars().all()
+        assert row.attempts == 1 and "not built" in (row.last_error or "")
 
 
 async def test_an_erased_members_card_goes_inactive_without_their_name(
     client: httpx.AsyncClient,
     tenant: Tenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    google: GoogleWallet,
     google_standin: GoogleStandIn,
+    outbox: Outbox,
 ) -> None:
     member = await _member(client, tenant, family_name="Martin", email="camille@example.com")
     scanned = await _scan(client, tenant, tenant.barcode(member["serial_number"]), "20.00")
     assert scanned.status_code == 201, scanned.text
+    await outbox()
 
     erased = await client.post(f"/api/v1/members/{member['id']}/erasure", headers=tenant.headers())
-    synced = await google.sync_changed(session_factory)
+    synced = await outbox()
 
     assert erased.status_code == 200, erased.text
     body = erased.json()
     assert body["status"] == "erased"
     assert (body["given_name"], body["family_name"], body["email"]) == ("", "", None)
     assert body["points_balance"] == scanned.json()["member"]["points_balance"]  # totals kept
-    assert synced.synced == 1
+    assert synced.delivered == 1
     stored = google_standin.objects[f"{ISSUER}.{member['serial_number']}"]
     assert stored["state"] == "INACTIVE"
     assert "Camille" not in json.dumps(stored) and "Martin" not in json.dumps(stored)
@@ -274,8 +316,10 @@ async def test_the_client_patches_objects_and_adds_messages_with_a_valid_token(
     tenant: Tenant,
     google: GoogleWallet,
     google_standin: GoogleStandIn,
+    outbox: Outbox,
 ) -> None:
-    member = await _member(client, tenant)  # enrolment inserts the object
+    member = await _member(client, tenant)
+    await outbox()  # the enrolment's outbox row inserts the object
     object_id = f"{ISSUER}.{member['serial_number']}"
     wallet_client = google.client_for(tenant.merchant_id)
 
@@ -348,6 +392,7 @@ async def test_a_rotating_barcode_from_the_object_scans_within_its_step_only(
     google: GoogleWallet,
     google_standin: GoogleStandIn,
     clock: ManualClock,
+    outbox: Outbox,
 ) -> None:
     async with session_scope(session_factory) as session:
         scope = MerchantScope.for_operator(tenant.merchant_id)
@@ -355,6 +400,7 @@ async def test_a_rotating_barcode_from_the_object_scans_within_its_step_only(
             session, scope, tenant.program_id, ProgramUpdate(rotating_barcode=True), clock.now()
         )
     member = await _member(client, tenant)
+    await outbox()
     pass_object: dict[str, Any] = google_standin.objects[f"{ISSUER}.{member['serial_number']}"]
     rotating = pass_object["rotatingBarcode"]
     assert "barcode" not in pass_object

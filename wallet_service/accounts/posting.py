@@ -42,6 +42,7 @@ from wallet_service.loyalty import (
     TransactionKind,
 )
 from wallet_service.loyalty.rules import ProgramRules
+from wallet_service.push.changes import card_changed, cards_changed
 from wallet_service.security.principal import MerchantScope, Principal
 
 __all__ = [
@@ -71,8 +72,16 @@ def default_rules(currency: str) -> dict[str, Any]:
     ).to_dict()
 
 
-def touch_pass(member: Member, now: datetime) -> None:
-    """Record that what the card shows changed: a new pass version for devices to fetch.
+def touch_pass(
+    session: AsyncSession,
+    member: Member,
+    now: datetime,
+    *,
+    notify: bool = False,
+    final: bool = False,
+) -> None:
+    """Record that what the card shows changed: a new pass version for devices to fetch,
+    and the push that tells them (see :func:`~wallet_service.push.changes.card_changed`).
 
     Each version's timestamp is at least one second after the previous one, because HTTP
     dates (``Last-Modified`` / ``If-Modified-Since``) have whole-second resolution and two
@@ -80,6 +89,7 @@ def touch_pass(member: Member, now: datetime) -> None:
     """
     member.pass_version += 1
     member.pass_updated_at = max(now, member.pass_updated_at + timedelta(seconds=1))
+    card_changed(session, member, now, notify=notify, final=final)
 
 
 async def touch_passes(
@@ -99,6 +109,7 @@ async def touch_passes(
             pass_version=Member.pass_version + 1,
             # Never move a version back in time (it may run ahead of the clock for a moment).
             pass_updated_at=case((Member.pass_updated_at >= at, Member.pass_updated_at), else_=at),
+            **cards_changed(session, scope, now, program_id),
         )
     )
     if program_id is not None:
@@ -410,7 +421,7 @@ async def post(
     member.stamps_balance = balances.stamps
     member.tier = tier
     if (balances.points, balances.cashback, balances.stamps, tier) != shown_before:
-        touch_pass(member, transaction.occurred_at)
+        touch_pass(session, member, transaction.occurred_at, notify=True)
     if writes is None:
         await pending.send(session)
     return updated

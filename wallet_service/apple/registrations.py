@@ -5,18 +5,17 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wallet_service.db.models import Member, PassLogEntry, PassRegistration
 from wallet_service.db.repository import count_and_list, scoped_select
+from wallet_service.push.changes import current_change_seq
 from wallet_service.security.principal import MerchantScope
 
 __all__ = [
     "MAX_LOG_MESSAGE_CHARS",
-    "UPDATE_TAG_GRACE",
     "decode_update_tag",
     "encode_update_tag",
     "list_device_logs",
@@ -27,23 +26,19 @@ __all__ = [
 ]
 
 MAX_LOG_MESSAGE_CHARS = 2_000
-# The tag handed to a device lags the clock by this much: a transaction that stamped its
-# change a moment ago but commits after the device's query is still listed next time.
-# The price is that a pass changed within the window may be listed twice (then a 304).
-UPDATE_TAG_GRACE = timedelta(seconds=2)
 _SERIAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
-def encode_update_tag(moment: datetime) -> str:
-    """``lastUpdated``: microseconds since the epoch, as the string Apple requires."""
-    return str(int(moment.timestamp() * 1_000_000))
+def encode_update_tag(change_seq: int) -> str:
+    """``lastUpdated``: the change sequence number, as the string Apple requires."""
+    return str(change_seq)
 
 
-def decode_update_tag(tag: str) -> datetime:
-    """Raises ``ValueError`` for anything we did not hand out."""
+def decode_update_tag(tag: str) -> int:
+    """Raises ``ValueError`` for anything that cannot be a tag."""
     if not tag.isdigit() or len(tag) > 20:
         raise ValueError("not an update tag")
-    return datetime.fromtimestamp(int(tag) / 1_000_000, UTC)
+    return int(tag)
 
 
 async def register_device(
@@ -103,22 +98,32 @@ async def serials_updated_since(
     *,
     device_library_identifier: str,
     pass_type_identifier: str,
-    since: datetime | None,
-    now: datetime,
-) -> tuple[list[str], datetime]:
-    """Serials of the device's passes changed after ``since``, and the next tag's instant."""
+    since: int | None,
+) -> tuple[list[str], int]:
+    """Serials of the device's passes changed after the tag ``since``, and the next tag.
+
+    The counter is read first: every change numbered up to it has committed, so the cards
+    read next show all of them, and a card changed later (numbered above it) is left for
+    the next tag. A tag above the counter was not issued by this sequence (an update-time
+    tag from before it, or a database restored from a backup): the device gets all its
+    passes, once, and a good tag.
+    """
+    current = await current_change_seq(session)
+    if since is not None and since > current:
+        since = None
     statement = (
-        select(Member.serial_number, Member.pass_updated_at)
+        select(Member.serial_number)
         .join(PassRegistration, PassRegistration.member_id == Member.id)
         .where(
             PassRegistration.device_library_identifier == device_library_identifier,
             PassRegistration.pass_type_identifier == pass_type_identifier,
+            Member.change_seq <= current,
         )
     )
     if since is not None:
-        statement = statement.where(Member.pass_updated_at > since)
-    rows = (await session.execute(statement.order_by(Member.serial_number))).all()
-    return [serial for serial, _ in rows], now - UPDATE_TAG_GRACE
+        statement = statement.where(Member.change_seq > since)
+    serials = (await session.execute(statement.order_by(Member.serial_number))).scalars().all()
+    return list(serials), current
 
 
 async def store_device_logs(session: AsyncSession, messages: Sequence[str]) -> None:

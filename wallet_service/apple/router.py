@@ -233,7 +233,6 @@ async def list_updated_serials(
     pass_type_identifier: PassTypeId,
     session: SessionDep,
     issuer: AppleIssuerDep,
-    clock: ClockDep,
     passes_updated_since: Annotated[str | None, Query(alias="passesUpdatedSince")] = None,
 ) -> Response | SerialNumbers:
     """Serial numbers of this device's passes that changed since the tag it last got."""
@@ -251,7 +250,6 @@ async def list_updated_serials(
         device_library_identifier=device_library_identifier,
         pass_type_identifier=pass_type_identifier,
         since=since,
-        now=clock.now(),
     )
     if not serials:
         return Response(status_code=status.HTTP_204_NO_CONTENT)

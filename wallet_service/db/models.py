@@ -18,6 +18,7 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
@@ -39,6 +40,8 @@ __all__ = [
     "Member",
     "MemberStatus",
     "Merchant",
+    "OutboxMessage",
+    "PassChangeCounter",
     "PassLogEntry",
     "PassRegistration",
     "Program",
@@ -60,6 +63,9 @@ class Merchant(Base):
 
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(80), unique=True)
+    # Apple refused this pass certificate (APNs 403): its pushes wait for another certificate.
+    apns_refused_at: Mapped[datetime | None]
+    apns_refused_certificate: Mapped[str | None] = mapped_column(String(64))
 
 
 class Program(TenantMixin, Base):
@@ -143,6 +149,9 @@ class Member(TenantMixin, Base):
     # Bumped on every change the card shows; the PassKit web service and pushes key off it.
     pass_version: Mapped[int] = mapped_column(Integer, default=1)
     pass_updated_at: Mapped[datetime] = mapped_column(default=clock_now)
+    # The change sequence of the transaction that last changed the card: PassKit update tags
+    # compare against it (see wallet_service/push/changes.py).
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", index=True)
     # The pass_version Google Wallet last received (None: never sent).
     google_pass_version: Mapped[int | None] = mapped_column(Integer)
     # When Google last refused this card (retried an hour later, not every worker round).
@@ -291,3 +300,35 @@ class PassLogEntry(Base):
         ForeignKey("merchant.id", ondelete="CASCADE"), index=True
     )
     message: Mapped[str] = mapped_column(Text)
+
+
+class PassChangeCounter(Base):
+    """The change sequence: one row, incremented by every transaction that changes a card,
+    just before it commits (so sequence order is commit order)."""
+
+    __tablename__ = "pass_change_counter"
+
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class OutboxMessage(TenantMixin, Base):
+    """Something to tell the outside world, written in the transaction that caused it.
+
+    ``topic`` names the handler, ``subject`` what it is about (rows with the same topic and
+    subject coalesce into one delivery). A dispatcher leases due rows, delivers them, then
+    deletes them; a failure makes the row due again later, and too many make it dead.
+    """
+
+    __tablename__ = "outbox_message"
+
+    topic: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    available_at: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    leased_until: Mapped[datetime | None]
+    lease_token: Mapped[uuid.UUID | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    dead_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    __table_args__ = (Index("ix_outbox_message_topic_subject", "topic", "subject"),)

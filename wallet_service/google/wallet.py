@@ -11,6 +11,7 @@ the process's one connection.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import uuid
@@ -103,6 +104,7 @@ class GoogleWallet:
     _clients: dict[tuple[uuid.UUID, str], GoogleWalletClient] = field(default_factory=dict)
     # Classes this process wrote, as last written.
     _classes_sent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _class_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     @classmethod
     def from_settings(
@@ -321,9 +323,11 @@ class GoogleWallet:
         client = self._client(prepared.credentials, prepared.merchant_id)
         # A class reaches every holder of the card: write it only when it changed.
         class_body = prepared.class_body
-        if self._classes_sent.get(class_body["id"]) != class_body:
-            await client.upsert_class(class_body)
-            self._classes_sent[class_body["id"]] = class_body
+        # Cards of one program are sent concurrently: one of them writes the class.
+        async with self._class_locks.setdefault(class_body["id"], asyncio.Lock()):
+            if self._classes_sent.get(class_body["id"]) != class_body:
+                await client.upsert_class(class_body)
+                self._classes_sent[class_body["id"]] = class_body
         await client.upsert_object(prepared.object_body)
 
     def _program_card(self, program: Program, merchant: Merchant) -> ProgramCard:

@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wallet_service.accounts import posting as accounts
 from wallet_service.db.models import Consent, Member, MemberStatus
 from wallet_service.db.repository import count_and_list, get_scoped, scoped_select
-from wallet_service.db.session import after_commit
 from wallet_service.errors import Conflict, NotFound
 from wallet_service.google.wallet import GoogleWallet
 from wallet_service.idempotency.records import IdempotentCall, StoredResponse, redact_answers
 from wallet_service.links import MemberLinks
 from wallet_service.members.schemas import ConsentChange, ConsentRead, MemberCreate, MemberRead
 from wallet_service.programs.service import get_program
+from wallet_service.push.changes import card_changed
 from wallet_service.security.principal import MerchantScope, Principal
 from wallet_service.stores.service import get_store
 
@@ -83,6 +83,8 @@ async def create_member(
     )
     if welcome is not None:
         await accounts.post(session, account, welcome, posting_source)
+    else:  # the new card still goes to Google Wallet, so its save link works
+        card_changed(session, member, now)
     return member
 
 
@@ -155,7 +157,7 @@ async def cancel_member(
     member = await get_member(session, scope, member_id, for_update=True)
     if member.status is MemberStatus.active:
         member.status = MemberStatus.cancelled
-        accounts.touch_pass(member, now)
+        accounts.touch_pass(session, member, now, final=True)
         await session.flush()
     return member
 
@@ -176,7 +178,7 @@ async def erase_member(
         member.email = None
         member.birthday = None
         member.home_store_id = None
-        accounts.touch_pass(member, now)
+        accounts.touch_pass(session, member, now, final=True)
         await session.flush()
         await redact_answers(session, scope, member.id, _erased_answer)
     return member
@@ -286,7 +288,4 @@ async def enrol(
     created = await present_member(session, scope, member, links, google, now)
     if call is not None:
         await call.remember(session, scope, created, member.id)
-    if created.google_save_url:
-        member_id = member.id
-        after_commit(session, lambda factory: google.sync_new_member(factory, member_id))
     return created
