@@ -1,4 +1,8 @@
-"""PassKit web service persistence: device registrations, update queries, device logs."""
+"""PassKit web service persistence: device registrations, update queries, device logs.
+
+A new registration is the pass added to a device, an unregistration the pass removed:
+both are recorded as the card's installs (:func:`wallet_service.installs.service.record_install`).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wallet_service.db.models import Member, PassLogEntry, PassRegistration
+from wallet_service.db.models import (
+    InstallEvent,
+    Member,
+    PassLogEntry,
+    PassPlatform,
+    PassRegistration,
+)
 from wallet_service.db.repository import count_and_list, scoped_select
+from wallet_service.installs.service import record_install
 from wallet_service.security.principal import MerchantScope
 
 __all__ = [
@@ -53,6 +64,7 @@ async def register_device(
     device_library_identifier: str,
     pass_type_identifier: str,
     push_token: str,
+    now: datetime,
 ) -> bool:
     """Record the registration; ``True`` when it is new, ``False`` when it existed."""
     existing = (
@@ -79,6 +91,14 @@ async def register_device(
         )
     )
     await session.flush()
+    await record_install(
+        session,
+        member,
+        platform=PassPlatform.apple,
+        event=InstallEvent.installed,
+        now=now,
+        device_library_identifier=device_library_identifier,
+    )
     return True
 
 
@@ -88,14 +108,27 @@ async def unregister_device(
     *,
     device_library_identifier: str,
     pass_type_identifier: str,
-) -> None:
-    await session.execute(
+    now: datetime,
+) -> bool:
+    """Forget the registration; ``True`` when there was one (a removal is recorded)."""
+    removed = await session.execute(
         delete(PassRegistration).where(
             PassRegistration.device_library_identifier == device_library_identifier,
             PassRegistration.pass_type_identifier == pass_type_identifier,
             PassRegistration.serial_number == member.serial_number,
         )
     )
+    if not removed.rowcount:  # type: ignore[attr-defined]
+        return False
+    await record_install(
+        session,
+        member,
+        platform=PassPlatform.apple,
+        event=InstallEvent.removed,
+        now=now,
+        device_library_identifier=device_library_identifier,
+    )
+    return True
 
 
 async def serials_updated_since(
