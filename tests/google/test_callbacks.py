@@ -7,6 +7,7 @@ callbacks are sealed by ``GooglePassesSigner`` exactly as Google seals them.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import uuid
@@ -23,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from certificates.google import import_service_account
-from tests.factories import Tenant, make_tenant
+from tests.factories import AppWith, Tenant, client_at, make_tenant
 from tests.google.callback_standin import GoogleKeysStandIn, GooglePassesSigner
 from tests.google.discovery import assert_valid
 from tests.google.standin import GoogleStandIn
@@ -204,6 +205,24 @@ async def test_a_callback_google_delivers_twice_is_recorded_once(
 
     assert (first.status_code, again.status_code) == (200, 200)
     assert (first.json(), again.json()) == ({"outcome": "recorded"}, {"outcome": "duplicate"})
+    assert len(await _events(session_factory, tenant, member["id"])) == 1
+
+
+async def test_two_deliveries_of_one_callback_at_the_same_moment_record_it_once(
+    client: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    on_google: OnGoogle,
+    google_signer: GooglePassesSigner,
+) -> None:
+    tenant = await on_google("Shop", ISSUER)
+    member = await _member(client, tenant)
+    body = google_signer.callback(f"{ISSUER}.{member['serial_number']}", recipient_id=ISSUER)
+
+    answers = await asyncio.gather(*(_post(client, body) for _ in range(4)))
+
+    assert [answer.status_code for answer in answers] == [200] * 4
+    outcomes = sorted(answer.json()["outcome"] for answer in answers)
+    assert outcomes == ["duplicate"] * 3 + ["recorded"]
     assert len(await _events(session_factory, tenant, member["id"])) == 1
 
 
@@ -397,6 +416,17 @@ async def test_expired_root_keys_are_not_trusted(
     )
 
     assert answer.status_code == 503, answer.text
+
+
+async def test_callbacks_are_rate_limited_per_address(app_with: AppWith) -> None:
+    async with (
+        app_with(rate_limit_google_callbacks="2/minute") as app,
+        client_at(app, "192.0.2.70") as flooder,
+        client_at(app, "192.0.2.71") as google,
+    ):
+        answers = [(await _post(flooder, b"{}")).status_code for _ in range(3)]
+        assert answers == [400, 400, 429]
+        assert (await _post(google, b"{}")).status_code == 400
 
 
 def test_the_program_class_asks_google_for_callbacks_at_our_https_url() -> None:
