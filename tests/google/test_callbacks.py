@@ -287,22 +287,28 @@ def _other_protocol(signer: GooglePassesSigner, object_id: str, now: datetime) -
     return body
 
 
+def _unknown_event(signer: GooglePassesSigner, object_id: str, now: datetime) -> dict[str, Any]:
+    # Google's genuine word, but about an event we do not know.
+    return signer.callback(object_id, recipient_id=ISSUER, event_type="update")
+
+
 def _not_json(signer: GooglePassesSigner, object_id: str, now: datetime) -> bytes:
     return b"save " + object_id.encode()
 
 
 @pytest.mark.parametrize(
-    ("forge", "code"),
+    ("forge", "status", "code"),
     [
-        (_tampered, "google_callback_bad_signature"),
-        (_unknown_root, "google_callback_bad_signature"),
-        (_unknown_intermediate, "google_callback_bad_signature"),
-        (_expired_intermediate, "google_callback_key_expired"),
-        (_expired_message, "google_callback_expired"),
-        (_for_another_issuer, "google_callback_wrong_recipient"),
-        (_signed_for_another_issuer, "google_callback_bad_signature"),
-        (_other_protocol, "google_callback_protocol"),
-        (_not_json, "google_callback_malformed"),
+        (_tampered, 400, "google_callback_bad_signature"),
+        (_unknown_root, 400, "google_callback_bad_signature"),
+        (_unknown_intermediate, 400, "google_callback_bad_signature"),
+        (_expired_intermediate, 400, "google_callback_key_expired"),
+        (_expired_message, 400, "google_callback_expired"),
+        (_for_another_issuer, 400, "google_callback_wrong_recipient"),
+        (_signed_for_another_issuer, 400, "google_callback_bad_signature"),
+        (_other_protocol, 400, "google_callback_protocol"),
+        (_not_json, 400, "google_callback_malformed"),
+        (_unknown_event, 422, "google_callback_invalid_message"),
     ],
 )
 async def test_a_callback_that_is_not_googles_genuine_word_is_refused_and_records_nothing(
@@ -312,6 +318,7 @@ async def test_a_callback_that_is_not_googles_genuine_word_is_refused_and_record
     google_signer: GooglePassesSigner,
     clock: ManualClock,
     forge: Callable[[GooglePassesSigner, str, datetime], dict[str, Any] | bytes],
+    status: int,
     code: str,
 ) -> None:
     tenant = await on_google("Shop", ISSUER)
@@ -321,7 +328,7 @@ async def test_a_callback_that_is_not_googles_genuine_word_is_refused_and_record
         client, forge(google_signer, f"{ISSUER}.{member['serial_number']}", clock.now())
     )
 
-    assert answer.status_code == 400, answer.text
+    assert answer.status_code == status, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["code"] == code
     assert await _all_events(session_factory) == 0

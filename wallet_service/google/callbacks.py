@@ -18,8 +18,9 @@ SubjectPublicKeyInfo (P-256) and signatures base64 DER ECDSA with SHA-256. Then
 ``signedMessage``, a JSON string, says ``{classId, objectId, eventType: "save"|"del",
 expTimeMillis, count, nonce}``; an expired message is refused too.
 
-Pure verification here, no database: every refusal is an :class:`InvalidCallback` with a
-stable code. :class:`GoogleRootKeys` fetches and caches the root keys.
+Pure verification here, no database: every refusal is an :class:`InvalidCallback` (400) with
+a stable code, or :class:`InvalidCallbackMessage` (422) for a verified message we cannot
+read. :class:`GoogleRootKeys` fetches and caches the root keys.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from wallet_service.clock import Clock
-from wallet_service.errors import BadRequest, ServiceUnavailable
+from wallet_service.errors import BadRequest, InvalidRequest, ServiceUnavailable
 
 __all__ = [
     "DEFAULT_KEYS_URL",
@@ -52,6 +53,7 @@ __all__ = [
     "CallbackKeysUnavailable",
     "GoogleRootKeys",
     "InvalidCallback",
+    "InvalidCallbackMessage",
     "RootKey",
     "SealedCallback",
     "length_value",
@@ -83,6 +85,14 @@ class InvalidCallback(BadRequest):
 
     default_code = "google_callback_malformed"
     title = "Invalid Google Wallet callback"
+
+
+class InvalidCallbackMessage(InvalidRequest):
+    """A genuine, well-formed callback whose message we cannot read (no nonce, an unknown
+    ``eventType``, ...): 422, as for any well-formed but unacceptable request."""
+
+    default_code = "google_callback_invalid_message"
+    title = "Unreadable Google Wallet callback"
 
 
 class CallbackKeysUnavailable(ServiceUnavailable):
@@ -354,17 +364,17 @@ def _event(message: dict[str, Any]) -> CallbackEvent:
     class_id, object_id, nonce = (message.get(k) for k in ("classId", "objectId", "nonce"))
     event_type = message.get("eventType")
     if not (isinstance(class_id, str) and isinstance(object_id, str)):
-        raise InvalidCallback("The callback must name its classId and objectId.")
+        raise InvalidCallbackMessage("The callback must name its classId and objectId.")
     if not isinstance(nonce, str) or not 0 < len(nonce) <= MAX_NONCE_CHARS:
-        raise InvalidCallback("The callback's nonce is missing or too long.")
+        raise InvalidCallbackMessage("The callback's nonce is missing or too long.")
     # Google's documentation and its deliveries write "save" and "del" in lower case.
     kind = event_type.lower() if isinstance(event_type, str) else None
     if kind not in ("save", "del"):
-        raise InvalidCallback("eventType must be save or del.")
+        raise InvalidCallbackMessage("eventType must be save or del.")
     try:
         expires_at = _millis(message.get("expTimeMillis"))
     except ValueError as exc:
-        raise InvalidCallback("expTimeMillis must be a time in milliseconds.") from exc
+        raise InvalidCallbackMessage("expTimeMillis must be a time in milliseconds.") from exc
     return CallbackEvent(
         class_id=class_id,
         object_id=object_id,

@@ -118,7 +118,7 @@ async def save_to_google_wallet(
 @router.post(
     "/callbacks",
     response_model=GoogleCallbackReceipt,
-    responses=responses(400, 429, 503),
+    responses=responses(400, 422, 429, 503),
     dependencies=[Depends(_callbacks_per_address)],
     openapi_extra={"requestBody": _CALLBACK_BODY},
 )
