@@ -33,7 +33,13 @@ from wallet_service.clock import ManualClock
 from wallet_service.config import Settings
 from wallet_service.db.models import InstallEvent, Member, PassInstallEvent, PassPlatform
 from wallet_service.db.session import session_scope
-from wallet_service.google.callbacks import GoogleRootKeys
+from wallet_service.google.callbacks import (
+    GoogleRootKeys,
+    length_value,
+    open_callback,
+    parse_callback,
+    parse_root_keys,
+)
 from wallet_service.google.objects import ProgramCard, loyalty_class
 from wallet_service.google.wallet import GoogleWallet
 from wallet_service.installs.service import install_events
@@ -453,3 +459,29 @@ def test_the_program_class_asks_google_for_callbacks_at_our_https_url() -> None:
     # Google calls HTTPS endpoints only: a development http:// URL is not sent.
     plain = dataclasses.replace(program, callback_url="http://127.0.0.1:8000/callbacks")
     assert "callbackOptions" not in loyalty_class(ISSUER, plain)
+
+
+def test_signed_bytes_are_each_part_after_its_utf8_byte_length_in_4_little_endian_bytes() -> None:
+    # A character count would differ from the byte count for "é": Tink counts bytes.
+    assert length_value("ab", "é") == b"\x02\x00\x00\x00ab\x02\x00\x00\x00\xc3\xa9"
+
+
+def test_only_unexpired_root_keys_for_ecv2_signing_only_are_trusted(clock: ManualClock) -> None:
+    now = clock.now()
+    signer = GooglePassesSigner(now)
+    genuine = signer.keys_document()["keys"][0]
+    document = {
+        "keys": [
+            {**genuine, "protocolVersion": "ECv2"},  # Google Pay's, not the passes'
+            {**genuine, "keyExpiration": str(int(now.timestamp() * 1000))},  # expiring now
+            {"keyValue": genuine["keyValue"], "protocolVersion": "ECv2SigningOnly"},  # no expiry
+            genuine,
+        ]
+    }
+    keys = parse_root_keys(document, now)
+    assert [key.expires_at for key in keys] == [signer.root_expires]
+    sealed = parse_callback(
+        json.dumps(signer.callback(f"{ISSUER}.serial", recipient_id=ISSUER)).encode()
+    )
+    event = open_callback(sealed, root_keys=keys, recipient_id=ISSUER, now=now)
+    assert (event.object_id, event.event_type) == (f"{ISSUER}.serial", "save")
