@@ -23,6 +23,7 @@ from wallet_service.clock import Clock, SystemClock
 from wallet_service.config import Settings, get_settings
 from wallet_service.db.session import create_engine_for, create_session_factory
 from wallet_service.dispatcher.runner import build_dispatcher, running
+from wallet_service.google.callbacks import GoogleRootKeys
 from wallet_service.google.client import GOOGLE_TIMEOUT
 from wallet_service.google.router import router as google_router
 from wallet_service.google.wallet import GoogleWallet
@@ -103,6 +104,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.apple = load_apple_issuer(settings)
     app.state.google = GoogleWallet.from_settings(
         settings, httpx.AsyncClient(timeout=GOOGLE_TIMEOUT), clock
+    )
+    # Shares the Google client's connections (closed with it at shutdown).
+    app.state.google_callback_keys = GoogleRootKeys(
+        settings.google_callback_keys_url, app.state.google.http, clock
     )
     install_problem_handlers(app)
     # Outside the routes (which read the body before authenticating): 413 before parsing.

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
         default="https://walletobjects.googleapis.com/walletobjects/v1",
         description="Google Wallet REST API root (tests point it at a loopback stand-in).",
     )
+    google_callback_keys_url: str = Field(
+        default="https://pay.google.com/gp/m/issuer/keys",
+        description="Google's root keys for verifying save/delete callbacks (ECv2SigningOnly).",
+    )
     google_save_origins: list[str] = Field(
         default_factory=list,
         description="Sites allowed to show the Add to Google Wallet button "
@@ -116,6 +120,8 @@ class Settings(BaseSettings):
     rate_limit_passkit: RateSetting = Rate.parse("600/minute")
     rate_limit_pass_log: RateSetting = Rate.parse("10/minute")
     rate_limit_google_save: RateSetting = Rate.parse("60/minute")
+    # Every callback comes from a few Google addresses, so the count per address is high.
+    rate_limit_google_callbacks: RateSetting = Rate.parse("1200/minute")
     rate_limit_scans: RateSetting = Rate.parse("600/minute")
 
     @field_validator("public_url")

@@ -156,6 +156,10 @@ async def test_a_member_saves_the_card_with_one_tap_and_google_gets_a_valid_clas
     assert answer.headers["location"].startswith(SAVE_URL_PREFIX)
 
     assert_valid("LoyaltyClass", google_standin.classes[class_id])
+    # Google posts saves and deletes of the card back to us (tests/google/test_callbacks.py).
+    assert google_standin.classes[class_id]["callbackOptions"] == {
+        "url": "https://wallet.test/wallet/google/callbacks"
+    }
     stored = google_standin.objects[object_id]
     assert_valid("LoyaltyObject", stored)
     assert stored["state"] == "ACTIVE"

@@ -1,16 +1,28 @@
-"""PassKit web service persistence: device registrations, update queries, device logs."""
+"""PassKit web service persistence: device registrations, update queries, device logs.
+
+A new registration is the pass added to a device, an unregistration the pass removed:
+both are recorded as the card's installs (:func:`wallet_service.installs.service.record_install`).
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wallet_service.db.models import Member, PassLogEntry, PassRegistration
+from wallet_service.db.models import (
+    InstallEvent,
+    Member,
+    PassLogEntry,
+    PassPlatform,
+    PassRegistration,
+)
 from wallet_service.db.repository import count_and_list, scoped_select
+from wallet_service.installs.service import record_install
 from wallet_service.push.changes import current_change_seq
 from wallet_service.security.principal import MerchantScope
 
@@ -48,6 +60,7 @@ async def register_device(
     device_library_identifier: str,
     pass_type_identifier: str,
     push_token: str,
+    now: datetime,
 ) -> bool:
     """Record the registration; ``True`` when it is new, ``False`` when it existed."""
     existing = (
@@ -74,6 +87,14 @@ async def register_device(
         )
     )
     await session.flush()
+    await record_install(
+        session,
+        member,
+        platform=PassPlatform.apple,
+        event=InstallEvent.installed,
+        now=now,
+        device_library_identifier=device_library_identifier,
+    )
     return True
 
 
@@ -83,14 +104,27 @@ async def unregister_device(
     *,
     device_library_identifier: str,
     pass_type_identifier: str,
-) -> None:
-    await session.execute(
+    now: datetime,
+) -> bool:
+    """Forget the registration; ``True`` when there was one (a removal is recorded)."""
+    removed = await session.execute(
         delete(PassRegistration).where(
             PassRegistration.device_library_identifier == device_library_identifier,
             PassRegistration.pass_type_identifier == pass_type_identifier,
             PassRegistration.serial_number == member.serial_number,
         )
     )
+    if not removed.rowcount:  # type: ignore[attr-defined]
+        return False
+    await record_install(
+        session,
+        member,
+        platform=PassPlatform.apple,
+        event=InstallEvent.removed,
+        now=now,
+        device_library_identifier=device_library_identifier,
+    )
+    return True
 
 
 async def serials_updated_since(

@@ -183,6 +183,7 @@ async def register_device(
     response: Response,
     session: SessionDep,
     issuer: AppleIssuerDep,
+    clock: ClockDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> None:
     """A device added the pass and asks for its updates."""
@@ -195,6 +196,7 @@ async def register_device(
         device_library_identifier=device_library_identifier,
         pass_type_identifier=pass_type_identifier,
         push_token=body.pushToken,
+        now=clock.now(),
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
 
@@ -209,6 +211,7 @@ async def unregister_device(
     serial_number: SerialNumber,
     session: SessionDep,
     issuer: AppleIssuerDep,
+    clock: ClockDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> None:
     """The pass was removed from the device."""
@@ -220,6 +223,7 @@ async def unregister_device(
         member,
         device_library_identifier=device_library_identifier,
         pass_type_identifier=pass_type_identifier,
+        now=clock.now(),
     )
 
 

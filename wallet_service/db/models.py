@@ -35,6 +35,7 @@ __all__ = [
     "ApiKey",
     "Consent",
     "IdempotencyRecord",
+    "InstallEvent",
     "LedgerEntry",
     "LedgerTransaction",
     "Member",
@@ -42,7 +43,9 @@ __all__ = [
     "Merchant",
     "OutboxMessage",
     "PassChangeCounter",
+    "PassInstallEvent",
     "PassLogEntry",
+    "PassPlatform",
     "PassRegistration",
     "Program",
     "RewardStock",
@@ -285,6 +288,38 @@ class PassRegistration(TenantMixin, Base):
     __table_args__ = (
         UniqueConstraint("device_library_identifier", "pass_type_identifier", "serial_number"),
     )
+
+
+class PassPlatform(StrEnum):
+    apple = "apple"
+    google = "google"
+
+
+class InstallEvent(StrEnum):
+    installed = "installed"
+    removed = "removed"
+
+
+class PassInstallEvent(TenantMixin, Base):
+    """A card added to or removed from a wallet: a new PassKit registration or its removal
+    on Apple's side, a save or delete callback on Google's. Append-only.
+
+    ``nonce`` is Google's callback nonce: Google may deliver one callback twice, and the
+    unique constraint records it once (NULLs, Apple's rows, never collide).
+    """
+
+    __tablename__ = "pass_install_event"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), index=True
+    )
+    platform: Mapped[PassPlatform] = mapped_column(_enum(PassPlatform))
+    event: Mapped[InstallEvent] = mapped_column(_enum(InstallEvent))
+    occurred_at: Mapped[datetime]
+    nonce: Mapped[str | None] = mapped_column(String(255))
+    device_library_identifier: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (UniqueConstraint("merchant_id", "nonce"),)
 
 
 class PassLogEntry(Base):

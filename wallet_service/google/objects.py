@@ -46,6 +46,8 @@ class ProgramCard:
     background_color: str  # "#2b1d16"
     home_url: str
     terms: str = ""
+    # Where Google posts save/delete callbacks for the class's objects (HTTPS only).
+    callback_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,8 @@ def loyalty_class(issuer_id: str, program: ProgramCard) -> dict[str, Any]:
     }
     if program.hero_url:
         body["heroImage"] = _image(program.hero_url, program.program_name)
+    if program.callback_url and program.callback_url.startswith("https://"):
+        body["callbackOptions"] = {"url": program.callback_url}
     if program.terms:
         body["textModulesData"] = [{"id": "terms", "header": "Terms", "body": program.terms}]
     return body

@@ -1,21 +1,24 @@
-"""``/wallet/google``: the *Add to Google Wallet* hop and the images Google fetches from us."""
+"""``/wallet/google``: the *Add to Google Wallet* hop, the images Google fetches from us, and
+the save/delete callbacks Google posts to us."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, Path, Request, status
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
 
 from wallet_service.errors import NotFound
-from wallet_service.google.deps import GoogleWalletDep
+from wallet_service.google.deps import GoogleCallbackKeysDep, GoogleWalletDep
+from wallet_service.google.installs import CallbackOutcome, record_callback, verify_callback
 from wallet_service.google.wallet import PUBLIC_IMAGES
-from wallet_service.http.deps import ClockDep, LinksDep, SessionFactoryDep
+from wallet_service.http.deps import ClockDep, LinksDep, SessionDep, SessionFactoryDep
 from wallet_service.http.problems import responses
 from wallet_service.http.rate_limits import LimitPerAddress
 from wallet_service.passes.templates import TemplateError, load_template
 
-__all__ = ["router"]
+__all__ = ["GoogleCallbackReceipt", "router"]
 
 router = APIRouter(prefix="/wallet/google", tags=["Google Wallet"])
 
@@ -23,6 +26,48 @@ router = APIRouter(prefix="/wallet/google", tags=["Google Wallet"])
 # not per card: a per-card count before the link's token is checked would let anyone block
 # a customer's card.
 _save_per_address = LimitPerAddress("google-save", lambda settings: settings.rate_limit_google_save)
+_callbacks_per_address = LimitPerAddress(
+    "google-callbacks", lambda settings: settings.rate_limit_google_callbacks
+)
+
+# What Google posts (ECv2SigningOnly), for the OpenAPI document: the route reads the raw
+# body itself, because its exact shape is part of what is verified.
+_CALLBACK_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": [
+                    "protocolVersion",
+                    "signature",
+                    "intermediateSigningKey",
+                    "signedMessage",
+                ],
+                "properties": {
+                    "protocolVersion": {"type": "string", "enum": ["ECv2SigningOnly"]},
+                    "signature": {"type": "string", "format": "byte"},
+                    "intermediateSigningKey": {
+                        "type": "object",
+                        "required": ["signedKey", "signatures"],
+                        "properties": {
+                            "signedKey": {"type": "string"},
+                            "signatures": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                    "signedMessage": {"type": "string"},
+                },
+            }
+        }
+    },
+}
+
+
+class GoogleCallbackReceipt(BaseModel):
+    """``recorded``; ``duplicate`` (a repeated delivery, recorded once); ``unknown_pass``
+    (a genuine callback about an object that is none of our cards)."""
+
+    outcome: CallbackOutcome
 
 
 @router.get(
@@ -68,3 +113,24 @@ async def save_to_google_wallet(
     Wallet, then sends the customer to Google's save page."""
     target = await wallet.save_hop(factory, links, serial_number, token, clock.now())
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.post(
+    "/callbacks",
+    response_model=GoogleCallbackReceipt,
+    responses=responses(400, 422, 429, 503),
+    dependencies=[Depends(_callbacks_per_address)],
+    openapi_extra={"requestBody": _CALLBACK_BODY},
+)
+async def google_callback(
+    request: Request,
+    session: SessionDep,
+    wallet: GoogleWalletDep,
+    keys: GoogleCallbackKeysDep,
+    clock: ClockDep,
+) -> GoogleCallbackReceipt:
+    """Google Wallet tells us a customer saved (``save``) or deleted (``del``) a card:
+    verified as Google signs it (ECv2SigningOnly), recorded once per nonce."""
+    now = clock.now()
+    callback = await verify_callback(wallet, keys, await request.body(), now)
+    return GoogleCallbackReceipt(outcome=await record_callback(session, callback, now))

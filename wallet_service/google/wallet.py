@@ -345,6 +345,7 @@ class GoogleWallet:
             else None,
             background_color=f"#{red:02x}{green:02x}{blue:02x}",
             home_url=self.public_url,
+            callback_url=f"{self.public_url}/wallet/google/callbacks",
         )
 
 

@@ -1,0 +1,1 @@
+"""Installs: which cards customers added to or removed from Apple Wallet and Google Wallet."""
