@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         default="https://walletobjects.googleapis.com/walletobjects/v1",
         description="Google Wallet REST API root (tests point it at a loopback stand-in).",
     )
+    google_requests_per_second: float = Field(
+        default=20.0,
+        gt=0,
+        description="Google Wallet API calls per second per issuer, shared by every process "
+        "through WALLET_REDIS_URL when set (Google's quota is 20).",
+    )
     google_save_origins: list[str] = Field(
         default_factory=list,
         description="Sites allowed to show the Add to Google Wallet button "

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,12 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from certificates.google import google_credentials_path, import_service_account
+from certificates.google import google_credentials_path
 from tests.factories import Tenant, make_tenant
 from tests.google.discovery import assert_valid
+from tests.google.issuer import ISSUER, on_google_wallet
 from tests.google.standin import GoogleStandIn, service_account_key
 from tests.scanning.test_rotating_barcode import PERIOD, _now_mid_step, _phone_code
 from tests.scanning.test_till import SIMPLE_RULES, _member, _scan
@@ -37,60 +36,11 @@ from wallet_service.programs.service import update_program
 from wallet_service.scanning.short_code import issue_short_code
 from wallet_service.security.principal import MerchantScope
 
-ISSUER = "3388000000099999999"
-
-
-@pytest.fixture
-async def google(
-    app: FastAPI, settings: Settings, google_standin: GoogleStandIn
-) -> AsyncIterator[GoogleWallet]:
-    """The app's Google Wallet side, talking to the stand-in instead of Google."""
-    standin_settings = settings.model_copy(
-        update={"google_wallet_api_url": google_standin.api_root}
-    )
-    async with httpx.AsyncClient(trust_env=False) as http:
-        wallet = GoogleWallet.from_settings(standin_settings, http, app.state.clock)
-        production = app.state.google
-        app.state.google = wallet
-        try:
-            yield wallet
-        finally:
-            app.state.google = production
-
-
-async def _on_google_wallet(
-    session_factory: async_sessionmaker[AsyncSession],
-    client: httpx.AsyncClient,
-    settings: Settings,
-    info: dict[str, str],
-    tmp_path: Path,
-) -> Tenant:
-    tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
-    key_file = tmp_path / "service-account.json"
-    key_file.write_text(json.dumps(info))
-    import_service_account(settings.certificates_dir, tenant.merchant_id, ISSUER, key_file)
-    return tenant
-
 
 def _save_hop(member: dict[str, Any]) -> str:
     """The card page's *Add to Google Wallet* link (same token as the card page's)."""
     token = member["card_url"].rsplit("/", 1)[1]
     return f"/wallet/google/{member['serial_number']}/{token}"
-
-
-@pytest.fixture
-async def tenant(
-    client: httpx.AsyncClient,
-    session_factory: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    google: GoogleWallet,
-    service_account_info: dict[str, str],
-    tmp_path: Path,
-) -> Tenant:
-    """A merchant on Google Wallet: its issuer account, with a key the stand-in trusts."""
-    return await _on_google_wallet(
-        session_factory, client, settings, service_account_info, tmp_path
-    )
 
 
 async def _google_member(
@@ -328,7 +278,7 @@ async def test_a_key_google_does_not_trust_is_reported_as_an_auth_failure(
     tmp_path: Path,
 ) -> None:
     untrusted, _ = service_account_key(google_standin.token_uri)
-    tenant = await _on_google_wallet(session_factory, client, settings, untrusted, tmp_path)
+    tenant = await on_google_wallet(session_factory, client, settings, untrusted, tmp_path)
     member = await _member(client, tenant)
 
     with pytest.raises(GoogleWalletError) as failure:

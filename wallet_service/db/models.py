@@ -33,6 +33,7 @@ from wallet_service.security.permissions import Role
 __all__ = [
     "ApiKey",
     "Consent",
+    "GoogleNotification",
     "IdempotencyRecord",
     "LedgerEntry",
     "LedgerTransaction",
@@ -291,3 +292,14 @@ class PassLogEntry(Base):
         ForeignKey("merchant.id", ondelete="CASCADE"), index=True
     )
     message: Mapped[str] = mapped_column(Text)
+
+
+class GoogleNotification(TenantMixin, Base):
+    """A notification Google accepted for a pass: the 24-hour budget is counted from these."""
+
+    __tablename__ = "google_notification"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), index=True
+    )
+    sent_at: Mapped[datetime]
