@@ -89,7 +89,8 @@ if now > ts then
 end
 tokens = tokens - 1
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
-redis.call('PEXPIRE', KEYS[1], math.ceil(((burst - tokens) / rate + 1) * 1000))
+-- Housekeeping only (a full bucket needs no row); generous, as Redis's clock is not ours.
+redis.call('PEXPIRE', KEYS[1], math.ceil(((burst - tokens) / rate + 60) * 1000))
 if tokens >= 0 then
   return '0'
 end
