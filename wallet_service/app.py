@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await app.state.delivery.aclose()
             await app.state.scan_batcher.close()
             await app.state.google.http.aclose()
+            await app.state.google.aclose()
             await app.state.rate_limiter.counters.close()
             await app.state.login_lockout.counters.close()
             await engine.dispose()

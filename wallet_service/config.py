@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         default="https://pay.google.com/gp/m/issuer/keys",
         description="Google's root keys for verifying save/delete callbacks (ECv2SigningOnly).",
     )
+    google_requests_per_second: float = Field(
+        default=20.0,
+        gt=0,
+        description="Google Wallet API calls per second per issuer, shared by every process "
+        "through WALLET_REDIS_URL when set (Google's quota is 20).",
+    )
     google_save_origins: list[str] = Field(
         default_factory=list,
         description="Sites allowed to show the Add to Google Wallet button "

@@ -179,5 +179,6 @@ async def run_worker(settings: Settings, clock: Clock, *, once: bool = False) ->
                 await asyncio.sleep(settings.worker_interval_seconds)
     finally:
         await delivery.aclose()
+        await google.aclose()
         await http.aclose()
         await engine.dispose()

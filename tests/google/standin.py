@@ -14,7 +14,14 @@ Google Wallet issuer talks to:
   Every call needs ``Authorization: Bearer <token issued by /token>``. Errors use Google's JSON
   error shape ``{"error": {"code", "message", "status", "errors": [{"reason", ...}]}}``.
 
-The state (``classes``, ``objects``, ``calls``) is plain Python data the tests can read and seed.
+Objects keep their ``messages`` as Google does: ``addMessage`` appends one, a PATCH that
+leaves ``messages`` out keeps them, a PUT (update) replaces the whole object, messages
+included. ``notifyPreference`` is ephemeral, as Google documents it: never stored, but each
+update that carried ``NOTIFY_ON_UPDATE``, and each ``TEXT_AND_NOTIFY`` message, is logged in
+``notifications``.
+
+The state (``classes``, ``objects``, ``calls``, ``notifications``) is plain Python data the
+tests can read and seed.
 """
 
 from __future__ import annotations
@@ -124,6 +131,15 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Notification:
+    """A notification Google would have shown the pass's holders."""
+
+    resource_id: str
+    via: str  # "update" (notifyPreference on PUT/PATCH) or "message" (TEXT_AND_NOTIFY)
+    changed: tuple[str, ...] = ()  # for an update: the top-level fields whose value changed
+
+
+@dataclass(frozen=True)
 class IssuedToken:
     client_email: str
     scope: str
@@ -185,6 +201,7 @@ class GoogleStandIn:
         self.classes: dict[str, JsonObject] = {}
         self.objects: dict[str, JsonObject] = {}
         self.calls: list[Call] = []
+        self.notifications: list[Notification] = []
         self.issued_tokens: dict[str, IssuedToken] = {}
         self.trusted_keys: dict[str, rsa.RSAPublicKey] = {}
         self.lock = threading.Lock()
@@ -310,6 +327,7 @@ class GoogleStandIn:
             self.classes.clear()
             self.objects.clear()
             self.calls.clear()
+            self.notifications.clear()
             self.issued_tokens.clear()
             self.trusted_keys.clear()
             self._failures.clear()
@@ -509,8 +527,10 @@ class GoogleStandIn:
                 self._check_class(collection, resource)
                 if resource_id in collection:
                     raise GoogleError(409, "duplicate", f"Resource already exists: {resource_id}.")
-                collection[resource_id] = copy.deepcopy(resource)
-                return copy.deepcopy(resource)
+                stored = copy.deepcopy(resource)
+                stored.pop("notifyPreference", None)  # nobody holds a new pass: nothing to notify
+                collection[resource_id] = stored
+                return copy.deepcopy(stored)
 
         return await self._api(request, insert)
 
@@ -522,14 +542,24 @@ class GoogleStandIn:
                 stored = self._existing(collection, resource_id)
                 if request.method == "GET":
                     return copy.deepcopy(stored)
-                resource = self._require_object(body)
+                resource = copy.deepcopy(self._require_object(body))
                 self._check_id(resource, resource_id)
-                if request.method == "PUT":
-                    updated = {**copy.deepcopy(resource), "id": resource_id}
-                else:  # PATCH merges top-level fields.
-                    updated = {**copy.deepcopy(stored), **copy.deepcopy(resource)}
+                preference = resource.pop("notifyPreference", None)  # ephemeral: never stored
+                if request.method == "PUT":  # update replaces the object, messages included
+                    updated = {**resource, "id": resource_id}
+                else:  # PATCH merges top-level fields: what it leaves out is kept.
+                    updated = {**copy.deepcopy(stored), **resource}
                 self._check_class(collection, updated)
                 collection[resource_id] = updated
+                if preference == "NOTIFY_ON_UPDATE":
+                    changed = tuple(
+                        sorted(
+                            key
+                            for key in set(stored) | set(updated)
+                            if stored.get(key) != updated.get(key)
+                        )
+                    )
+                    self.notifications.append(Notification(resource_id, "update", changed))
                 return copy.deepcopy(updated)
 
         return await self._api(request, handle)
@@ -548,6 +578,8 @@ class GoogleStandIn:
                 if not isinstance(messages, list):
                     raise GoogleError(500, "backendError", "Stored messages is not a list.")
                 messages.append(copy.deepcopy(message))
+                if message.get("messageType") == "TEXT_AND_NOTIFY":
+                    self.notifications.append(Notification(resource_id, "message"))
                 return {"resource": copy.deepcopy(stored)}
 
         return await self._api(request, add_message)

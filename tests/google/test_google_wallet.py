@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,13 +15,14 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from certificates.google import google_credentials_path, import_service_account
-from tests.factories import Tenant, deliver, make_tenant
+from certificates.google import google_credentials_path
+from tests.factories import Tenant, make_tenant
+from tests.google.conftest import Outbox
 from tests.google.discovery import assert_valid
+from tests.google.issuer import ISSUER, on_google_wallet
 from tests.google.standin import GoogleStandIn, service_account_key
 from tests.scanning.test_rotating_barcode import PERIOD, _now_mid_step, _phone_code
 from tests.scanning.test_till import SIMPLE_RULES, _member, _scan
@@ -30,8 +30,6 @@ from wallet_service.clock import ManualClock
 from wallet_service.config import Settings
 from wallet_service.db.models import Member, OutboxMessage, Program
 from wallet_service.db.session import session_scope
-from wallet_service.dispatcher.loop import DispatchReport
-from wallet_service.dispatcher.runner import build_dispatcher
 from wallet_service.google.client import GoogleWalletError
 from wallet_service.google.objects import text_message
 from wallet_service.google.save_link import SAVE_URL_PREFIX
@@ -41,75 +39,11 @@ from wallet_service.programs.service import update_program
 from wallet_service.scanning.short_code import issue_short_code
 from wallet_service.security.principal import MerchantScope
 
-ISSUER = "3388000000099999999"
-
-
-@pytest.fixture
-async def google(
-    app: FastAPI, settings: Settings, google_standin: GoogleStandIn
-) -> AsyncIterator[GoogleWallet]:
-    """The app's Google Wallet side, talking to the stand-in instead of Google."""
-    standin_settings = settings.model_copy(
-        update={"google_wallet_api_url": google_standin.api_root}
-    )
-    async with httpx.AsyncClient(trust_env=False) as http:
-        wallet = GoogleWallet.from_settings(standin_settings, http, app.state.clock)
-        production = app.state.google
-        app.state.google = wallet
-        try:
-            yield wallet
-        finally:
-            app.state.google = production
-
-
-@pytest.fixture
-async def outbox(
-    app: FastAPI, settings: Settings, google: GoogleWallet, clock: ManualClock
-) -> AsyncIterator[Callable[[], Awaitable[DispatchReport]]]:
-    """Deliver what the outbox holds, through the stand-in (as the dispatcher would)."""
-    delivery = build_dispatcher(settings, app.state.session_factory, clock, google)
-    try:
-        yield lambda: deliver(delivery.dispatcher, clock)
-    finally:
-        await delivery.aclose()
-
-
-Outbox = Callable[[], Awaitable[DispatchReport]]
-
-
-async def _on_google_wallet(
-    session_factory: async_sessionmaker[AsyncSession],
-    client: httpx.AsyncClient,
-    settings: Settings,
-    info: dict[str, str],
-    tmp_path: Path,
-) -> Tenant:
-    tenant = await make_tenant(session_factory, client, rules=SIMPLE_RULES)
-    key_file = tmp_path / "service-account.json"
-    key_file.write_text(json.dumps(info))
-    import_service_account(settings.certificates_dir, tenant.merchant_id, ISSUER, key_file)
-    return tenant
-
 
 def _save_hop(member: dict[str, Any]) -> str:
     """The card page's *Add to Google Wallet* link (same token as the card page's)."""
     token = member["card_url"].rsplit("/", 1)[1]
     return f"/wallet/google/{member['serial_number']}/{token}"
-
-
-@pytest.fixture
-async def tenant(
-    client: httpx.AsyncClient,
-    session_factory: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    google: GoogleWallet,
-    service_account_info: dict[str, str],
-    tmp_path: Path,
-) -> Tenant:
-    """A merchant on Google Wallet: its issuer account, with a key the stand-in trusts."""
-    return await _on_google_wallet(
-        session_factory, client, settings, service_account_info, tmp_path
-    )
 
 
 async def _google_member(
@@ -229,19 +163,19 @@ async def test_a_card_google_refuses_is_dropped_without_holding_up_the_others(
     outbox: Outbox,
 ) -> None:
     await outbox()  # the shop's set-up
-    refused = await _member(client, tenant)
-    other = await _member(client, tenant, email="other@example.com")
+    first = await _member(client, tenant)
+    second = await _member(client, tenant, email="other@example.com")
     google_standin.fail_next(400, "invalidResource", "the card is refused")
 
-    first = await outbox()
+    report = await outbox()
     again = await outbox()
 
-    assert (first.delivered, first.failed) == (2, 0)  # refused for good: logged, not retried
+    assert (report.delivered, report.failed) == (2, 0)  # refused for good: logged, not retried
     assert again.groups == 0
-    _, sent = await _google_member(session_factory, refused["id"])
-    assert sent is None
-    version, sent = await _google_member(session_factory, other["id"])
-    assert sent == version
+    sent = [await _google_member(session_factory, m["id"]) for m in (first, second)]
+    # The two cards go concurrently: whichever Google refused stays unsent, the other landed.
+    assert sorted(google is None for _, google in sent) == [False, True]
+    assert all(google in (None, version) for version, google in sent)
 
 
 async def test_a_google_outage_is_retried_later_with_backoff(
@@ -376,7 +310,7 @@ async def test_a_key_google_does_not_trust_is_reported_as_an_auth_failure(
     tmp_path: Path,
 ) -> None:
     untrusted, _ = service_account_key(google_standin.token_uri)
-    tenant = await _on_google_wallet(session_factory, client, settings, untrusted, tmp_path)
+    tenant = await on_google_wallet(session_factory, client, settings, untrusted, tmp_path)
     member = await _member(client, tenant)
 
     with pytest.raises(GoogleWalletError) as failure:

@@ -331,6 +331,49 @@ async def test_add_message_appends(
     assert google_standin.objects[OBJECT_ID]["messages"] == [first, second]
 
 
+def test_messages_are_kept_by_patch_and_replaced_by_put_as_google_does(
+    google_standin: GoogleStandIn, api: httpx.Client
+) -> None:
+    api.post("/loyaltyClass", json={"id": CLASS_ID}).raise_for_status()
+    api.post("/loyaltyObject", json={"id": OBJECT_ID, "classId": CLASS_ID}).raise_for_status()
+    message = {"id": "m1", "header": "Offer", "body": "Two for one", "messageType": "TEXT"}
+    api.post(f"/loyaltyObject/{OBJECT_ID}/addMessage", json={"message": message})
+
+    patched = api.patch(f"/loyaltyObject/{OBJECT_ID}", json={"state": "ACTIVE"})
+    replaced = api.put(f"/loyaltyObject/{OBJECT_ID}", json={"classId": CLASS_ID, "messages": []})
+
+    assert patched.json()["messages"] == [message]
+    assert replaced.json()["messages"] == []
+    assert google_standin.notifications == []  # nothing asked to notify
+
+
+def test_notifications_are_logged_and_notify_preference_is_never_stored(
+    google_standin: GoogleStandIn, api: httpx.Client
+) -> None:
+    api.post("/loyaltyClass", json={"id": CLASS_ID}).raise_for_status()
+    api.post(
+        "/loyaltyObject",
+        json={"id": OBJECT_ID, "classId": CLASS_ID, "notifyPreference": "NOTIFY_ON_UPDATE"},
+    ).raise_for_status()
+    balance = {"loyaltyPoints": {"balance": {"int": 120}}}
+
+    api.patch(
+        f"/loyaltyObject/{OBJECT_ID}", json={**balance, "notifyPreference": "NOTIFY_ON_UPDATE"}
+    ).raise_for_status()
+    api.patch(f"/loyaltyObject/{OBJECT_ID}", json={"state": "ACTIVE"}).raise_for_status()
+    for message_type in ("TEXT_AND_NOTIFY", "TEXT"):
+        api.post(
+            f"/loyaltyObject/{OBJECT_ID}/addMessage",
+            json={"message": {"id": message_type, "body": "b", "messageType": message_type}},
+        ).raise_for_status()
+
+    assert [(n.resource_id, n.via, n.changed) for n in google_standin.notifications] == [
+        (OBJECT_ID, "update", ("loyaltyPoints",)),
+        (OBJECT_ID, "message", ()),
+    ]
+    assert "notifyPreference" not in google_standin.objects[OBJECT_ID]
+
+
 @pytest.mark.parametrize(
     ("status", "name"),
     [(429, "RESOURCE_EXHAUSTED"), (500, "INTERNAL"), (503, "UNAVAILABLE")],

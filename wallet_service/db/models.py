@@ -34,6 +34,7 @@ from wallet_service.security.permissions import Role
 __all__ = [
     "ApiKey",
     "Consent",
+    "GoogleNotification",
     "IdempotencyRecord",
     "InstallEvent",
     "LedgerEntry",
@@ -367,3 +368,14 @@ class OutboxMessage(TenantMixin, Base):
     dead_at: Mapped[datetime | None] = mapped_column(index=True)
 
     __table_args__ = (Index("ix_outbox_message_topic_subject", "topic", "subject"),)
+
+
+class GoogleNotification(TenantMixin, Base):
+    """A notification Google accepted for a pass: the 24-hour budget is counted from these."""
+
+    __tablename__ = "google_notification"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), index=True
+    )
+    sent_at: Mapped[datetime]

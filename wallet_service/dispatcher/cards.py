@@ -159,7 +159,7 @@ class CardChanges:
         async def sync(member_id: uuid.UUID, change: _Change) -> None:
             async with slots:
                 try:
-                    await self.google.sync_member(self.factory, member_id)
+                    await self.google.sync_member(self.factory, member_id, notify=change.notify)
                     GOOGLE_ANSWERS.labels("ok").inc()
                 except GoogleWalletNotConfigured:
                     return

@@ -5,6 +5,9 @@ Authenticates with the merchant's service account through google-auth (scope
 transport is synchronous) and calls the API with httpx. ``api_url`` is a setting so tests
 point it at a loopback stand-in. Google's errors become :class:`GoogleWalletError` with a
 stable code; the message Google gave is kept, never the token or the key.
+
+Every API request first takes a token from the issuer's :class:`Throttle` (Google allows an
+issuer 20 requests per second, all our processes together), waiting when the bucket says so.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from google.oauth2 import service_account
 
 from certificates.google import GoogleCredentials
 from wallet_service.errors import UpstreamError
+from wallet_service.rate_limits.bucket import Throttle
 
 __all__ = ["GOOGLE_TIMEOUT", "WALLET_SCOPE", "GoogleWalletClient", "GoogleWalletError"]
 
@@ -46,7 +50,11 @@ class GoogleWalletClient:
     """Insert-or-update classes and objects, patch objects, add messages."""
 
     def __init__(
-        self, credentials: GoogleCredentials, http: httpx.AsyncClient, api_url: str
+        self,
+        credentials: GoogleCredentials,
+        http: httpx.AsyncClient,
+        api_url: str,
+        throttle: Throttle | None = None,
     ) -> None:
         self._credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
             credentials.service_account, scopes=[WALLET_SCOPE]
@@ -54,12 +62,17 @@ class GoogleWalletClient:
         self._http = http
         self._api_url = api_url.rstrip("/")
         self._refreshing = asyncio.Lock()
+        self._throttle = throttle
+        self._throttle_key = f"google:{credentials.issuer_id}"  # Google's quota is per issuer
 
     async def upsert_class(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self._upsert("loyaltyClass", body)
 
     async def upsert_object(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self._upsert("loyaltyObject", body)
+
+    async def insert_object(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._call("POST", "loyaltyObject", body)
 
     async def get_object(self, object_id: str) -> dict[str, Any]:
         return await self._call("GET", f"loyaltyObject/{object_id}")
@@ -85,6 +98,8 @@ class GoogleWalletClient:
         self, method: str, path: str, body: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {await self._token()}"}
+        if self._throttle is not None:
+            await self._throttle.acquire(self._throttle_key)
         try:
             response = await self._http.request(
                 method, f"{self._api_url}/{path}", json=body, headers=headers

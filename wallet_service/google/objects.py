@@ -19,6 +19,7 @@ from typing import Any
 from wallet_service.passes.model import CardState, Money
 
 __all__ = [
+    "CARD_MESSAGE_IDS",
     "MAX_MERCHANT_LOCATIONS",
     "ProgramCard",
     "RotatingCode",
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 MAX_MERCHANT_LOCATIONS = 10
+#: The ids of the messages the card itself carries; every other message came by addMessage.
+CARD_MESSAGE_IDS = frozenset({"points-expiring"})
 _MICROS = Decimal(1_000_000)
 
 

@@ -3,10 +3,17 @@
 A merchant is on Google Wallet once ``wallet-service google import`` stored its issuer id
 and service-account key. Then every member has an object in Google's API, kept in step with
 the card: :meth:`GoogleWallet.sync_member` builds the class and object from the neutral card
-model and writes them (insert, or update when they exist), and records the pass version
-Google received, so the worker re-sends exactly the cards that changed since. The database
-transaction is closed before Google is called: a slow API never holds a row or, on SQLite,
-the process's one connection.
+model and writes them, and records the pass version Google received, so the worker re-sends
+exactly the cards that changed since. The database transaction is closed before Google is
+called: a slow API never holds a row or, on SQLite, the process's one connection.
+
+An object is written with PATCH (inserted only when Google does not have it yet), never
+with PUT: an update replaces the whole object, and would wipe the messages added with
+:meth:`GoogleWallet.add_message`. The PATCH leaves ``messages`` out; when the card's own
+message (points about to expire) differs from what Google holds, a second PATCH writes
+Google's list with just that message replaced. A sync or message may notify the customer,
+within Google's budget of 3 notifications per pass per 24 hours
+(:mod:`wallet_service.google.notifications`); past it, it goes silently.
 """
 
 from __future__ import annotations
@@ -16,12 +23,12 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from certificates.errors import CertificateError
@@ -38,28 +45,35 @@ from wallet_service.config import Settings
 from wallet_service.db.models import Member, Merchant, Program
 from wallet_service.db.session import session_scope
 from wallet_service.errors import NotFound, ServiceUnavailable
+from wallet_service.google import notifications
 from wallet_service.google.client import GoogleWalletClient, GoogleWalletError
 from wallet_service.google.objects import (
+    CARD_MESSAGE_IDS,
     ProgramCard,
     RotatingCode,
     class_id,
     loyalty_class,
     loyalty_object,
     object_id,
+    text_message,
 )
 from wallet_service.google.save_link import save_jwt, save_url
 from wallet_service.links import MemberLinks
 from wallet_service.passes.templates import load_template, parse_rgb
+from wallet_service.rate_limits.bucket import Sleep, Throttle, token_bucket_for
 from wallet_service.scanning import rotating
 from wallet_service.security.keys import KeyRing
 from wallet_service.security.principal import MerchantScope
 
-__all__ = ["GoogleWallet", "GoogleWalletNotConfigured", "SyncReport"]
+__all__ = ["GoogleWallet", "GoogleWalletNotConfigured"]
 
 logger = logging.getLogger(__name__)
 
 #: Template images Google may fetch from us (logo and hero banner).
 PUBLIC_IMAGES = frozenset({"logo.png", "strip.png"})
+#: Google keeps at most 10 messages on an object.
+MAX_MESSAGES = 10
+NOTIFY_ON_UPDATE = {"notifyPreference": "NOTIFY_ON_UPDATE"}
 
 
 class GoogleWalletNotConfigured(ServiceUnavailable):
@@ -80,9 +94,10 @@ class _Prepared:
 
 
 @dataclass
-class SyncReport:
-    synced: int = 0
-    failed: int = 0
+class _Outcome:
+    """Set as soon as Google accepted a notifying call, even if a later call fails."""
+
+    notified: bool = False
 
 
 @dataclass
@@ -98,6 +113,7 @@ class GoogleWallet:
     links: MemberLinks = field(repr=False)
     http: httpx.AsyncClient
     clock: Clock
+    throttle: Throttle | None = None  # Google's request rate, per issuer
     _credentials: dict[uuid.UUID, tuple[float, GoogleCredentials | None]] = field(
         default_factory=dict
     )
@@ -108,9 +124,19 @@ class GoogleWallet:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, http: httpx.AsyncClient, clock: Clock
+        cls,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        clock: Clock,
+        *,
+        sleep: Sleep = asyncio.sleep,
     ) -> GoogleWallet:
         master, retired = settings.signing_key(), settings.retired_signing_keys()
+        throttle = Throttle(
+            token_bucket_for(settings.redis_url, clock),
+            rate=settings.google_requests_per_second,
+            sleep=sleep,
+        )
         return cls(
             certificates_dir=settings.certificates_dir,
             api_url=settings.google_wallet_api_url,
@@ -121,7 +147,13 @@ class GoogleWallet:
             links=MemberLinks.from_settings(settings),
             http=http,
             clock=clock,
+            throttle=throttle,
         )
+
+    async def aclose(self) -> None:
+        """Let go of the shared bucket's connection (the HTTP client is its owner's)."""
+        if self.throttle is not None:
+            await self.throttle.close()
 
     # -- credentials -----------------------------------------------------------------------
 
@@ -158,7 +190,9 @@ class GoogleWallet:
     def _client(self, credentials: GoogleCredentials, merchant_id: uuid.UUID) -> GoogleWalletClient:
         key = (merchant_id, credentials.private_key_id)
         if key not in self._clients:  # one per key, so its access token is reused
-            self._clients[key] = GoogleWalletClient(credentials, self.http, self.api_url)
+            self._clients[key] = GoogleWalletClient(
+                credentials, self.http, self.api_url, self.throttle
+            )
         return self._clients[key]
 
     def client_for(self, merchant_id: uuid.UUID) -> GoogleWalletClient:
@@ -192,9 +226,17 @@ class GoogleWallet:
     # -- sync ------------------------------------------------------------------------------
 
     async def sync_member(
-        self, factory: async_sessionmaker[AsyncSession], member_id: uuid.UUID
-    ) -> None:
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        member_id: uuid.UUID,
+        *,
+        notify: bool = False,
+    ) -> bool:
         """Write the member's class and object to Google now; Google's refusal is raised.
+
+        With ``notify``, the update asks Google to notify the customer (``notifyPreference``)
+        while the pass has notifications left in its 24-hour budget; past it, or for a card
+        Google did not have yet, the write is silent. Returns whether it notified.
 
         Owns its units of work: the card is read in one transaction and the version sent is
         recorded in another, so no database connection (nor SQLite's write lock) is held
@@ -203,11 +245,84 @@ class GoogleWallet:
         async with session_scope(factory) as session:
             member = await session.get(Member, member_id)
             prepared = None if member is None else await self._prepare(session, member)
+            if prepared is not None and notify:
+                notify = await self._within_budget(session, prepared.merchant_id, member_id)
         if prepared is None:
             raise GoogleWalletNotConfigured("This card is not offered in Google Wallet yet.")
-        await self._send(prepared)
+        outcome = _Outcome()
+        try:
+            await self._send(prepared, notify=notify, outcome=outcome)
+        finally:
+            # Counted once Google took it, even when a later call of the sync failed.
+            if outcome.notified:
+                await self._count_notification(factory, prepared.merchant_id, member_id)
         async with session_scope(factory) as recording:
             await _record_sent(recording, prepared)
+        return outcome.notified
+
+    async def add_message(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        member_id: uuid.UUID,
+        header: str,
+        body: str,
+        *,
+        notify: bool,
+        message_id: str | None = None,
+        display_until: datetime | None = None,
+    ) -> bool:
+        """Add a message to the back of the member's Google pass (Google's ``addMessage``).
+
+        With ``notify`` it is also shown as a notification (``TEXT_AND_NOTIFY``) while the
+        pass has notifications left in its 24-hour budget; past it, it is added silently.
+        Kept across syncs (they never send ``messages``). Returns whether it notified.
+        """
+        async with session_scope(factory) as session:
+            member = await session.get(Member, member_id)
+            if member is None:
+                raise NotFound("No such pass.", code="pass_not_found")
+            credentials = self.credentials(member.merchant_id)
+            if credentials is None:
+                raise GoogleWalletNotConfigured("This card is not offered in Google Wallet yet.")
+            merchant_id, target = (
+                member.merchant_id,
+                object_id(credentials.issuer_id, member.serial_number),
+            )
+            if notify:
+                notify = await self._within_budget(session, merchant_id, member_id)
+        message = text_message(
+            message_id or f"message-{uuid.uuid4().hex}", header, body, notify=notify
+        )
+        if display_until is not None:
+            message["displayInterval"] = {"end": {"date": display_until.isoformat()}}
+        client = self._client(credentials, merchant_id)
+        try:
+            await client.add_message(target, message)
+        except GoogleWalletError as exc:
+            if exc.code != "google_wallet_not_found":
+                raise
+            await self.sync_member(factory, member_id)  # not in Google yet: put it there first
+            await client.add_message(target, message)
+        if notify:
+            await self._count_notification(factory, merchant_id, member_id)
+        return notify
+
+    async def _within_budget(
+        self, session: AsyncSession, merchant_id: uuid.UUID, member_id: uuid.UUID
+    ) -> bool:
+        left = await notifications.notifications_left(
+            session, merchant_id, member_id, self.clock.now()
+        )
+        return left > 0
+
+    async def _count_notification(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        merchant_id: uuid.UUID,
+        member_id: uuid.UUID,
+    ) -> None:
+        async with session_scope(factory) as recording:
+            await notifications.record(recording, merchant_id, member_id, self.clock.now())
 
     async def save_hop(
         self,
@@ -228,63 +343,6 @@ class GoogleWallet:
             raise GoogleWalletNotConfigured("This card is not offered in Google Wallet yet.")
         await self.sync_member(factory, member.id)
         return target
-
-    async def sync_new_member(
-        self, factory: async_sessionmaker[AsyncSession], member_id: uuid.UUID
-    ) -> None:
-        """Insert a just-enrolled member's card (after the response), so the save link works
-        at once; a failure is logged and the worker's next round retries."""
-        try:
-            await self.sync_member(factory, member_id)
-        except GoogleWalletNotConfigured:
-            return
-        except Exception:
-            logger.exception("Google Wallet insert failed for member %s", member_id)
-
-    async def sync_changed(
-        self, factory: async_sessionmaker[AsyncSession], per_merchant: int = 100
-    ) -> SyncReport:
-        """Send every card whose pass changed since Google last received it (worker job).
-
-        Oldest change first, at most ``per_merchant`` cards per merchant and round, so one
-        merchant's backlog or broken account never holds up the others. A merchant whose
-        calls fail for a reason that is not about one card (credentials, quota, outage) is
-        left for the next round after its first such failure.
-        """
-        report = SyncReport()
-        for merchant_id in self.configured_merchants():
-            prepared, unbuilt = [], []
-            async with session_scope(factory) as session:
-                members = (
-                    await session.execute(_changed(merchant_id, per_merchant, self.clock.now()))
-                ).scalars()
-                for member in members:
-                    try:
-                        async with session.begin_nested():  # a failure spoils only this card
-                            if (one := await self._prepare(session, member)) is not None:
-                                prepared.append(one)
-                    except Exception:  # e.g. a card design gone from disk: skip that card
-                        logger.exception("Google Wallet card of member %s not built", member.id)
-                        unbuilt.append(member.id)
-            report.failed += len(unbuilt)
-            for member_id in unbuilt:
-                async with session_scope(factory) as recording:
-                    await _record_refused(recording, member_id, self.clock.now())
-            for one in prepared:
-                try:
-                    await self._send(one)
-                except GoogleWalletError as exc:
-                    logger.warning("Google Wallet sync of member %s: %s", one.member_id, exc)
-                    report.failed += 1
-                    if exc.code in _MERCHANT_WIDE_FAILURES:
-                        break  # not this card's fault: the whole merchant waits a round
-                    async with session_scope(factory) as recording:
-                        await _record_refused(recording, one.member_id, self.clock.now())
-                    continue
-                async with session_scope(factory) as recording:
-                    await _record_sent(recording, one)
-                report.synced += 1
-        return report
 
     async def _prepare(self, session: AsyncSession, member: Member) -> _Prepared | None:
         credentials = self.credentials(member.merchant_id)
@@ -319,7 +377,9 @@ class GoogleWallet:
             object_body=loyalty_object(issuer, program.id, card, rotating=code),
         )
 
-    async def _send(self, prepared: _Prepared) -> None:
+    async def _send(
+        self, prepared: _Prepared, *, notify: bool = False, outcome: _Outcome | None = None
+    ) -> None:
         client = self._client(prepared.credentials, prepared.merchant_id)
         # A class reaches every holder of the card: write it only when it changed.
         class_body = prepared.class_body
@@ -328,7 +388,28 @@ class GoogleWallet:
             if self._classes_sent.get(class_body["id"]) != class_body:
                 await client.upsert_class(class_body)
                 self._classes_sent[class_body["id"]] = class_body
-        await client.upsert_object(prepared.object_body)
+        body = prepared.object_body
+        fields = {key: value for key, value in body.items() if key != "messages"}
+        try:
+            held = await client.patch_object(
+                body["id"], {**fields, **NOTIFY_ON_UPDATE} if notify else fields
+            )
+        except GoogleWalletError as exc:
+            if exc.code != "google_wallet_not_found":
+                raise
+            # New to Google: nobody has saved it yet, so there is nobody to notify.
+            try:
+                await client.insert_object(body)
+            except GoogleWalletError as again:
+                if again.code != "google_wallet_conflict":
+                    raise
+                await client.patch_object(body["id"], fields)  # a racing sync inserted it
+            return
+        if notify and outcome is not None:
+            outcome.notified = True
+        merged = _with_card_messages(held.get("messages") or [], body.get("messages", []))
+        if merged is not None:
+            await client.patch_object(body["id"], {"messages": merged})
 
     def _program_card(self, program: Program, merchant: Merchant) -> ProgramCard:
         template = load_template(program.template, self.templates_dir)
@@ -349,31 +430,23 @@ class GoogleWallet:
         )
 
 
-REFUSED_CARD_RETRY = timedelta(hours=1)
-_MERCHANT_WIDE_FAILURES = frozenset(
-    {"google_wallet_auth_failed", "google_wallet_rate_limited", "google_wallet_unavailable"}
-)
+def _with_card_messages(
+    held: list[dict[str, Any]], card: list[dict[str, Any]]
+) -> list[dict[str, Any]] | None:
+    """Google's messages with the card's own replaced; ``None`` when they are already right.
 
+    The messages added with addMessage stay, in their order; past Google's 10, the oldest
+    of them go first.
+    """
 
-def _changed(merchant_id: uuid.UUID, limit: int, now: datetime) -> Select[Member]:
-    return (
-        select(Member)
-        .where(
-            Member.merchant_id == merchant_id,
-            or_(
-                Member.google_pass_version.is_(None),
-                Member.google_pass_version < Member.pass_version,
-            ),
-            # A card Google refused waits before it is tried again, so a few cards Google
-            # will never take cannot fill every round and starve the merchant's others.
-            or_(
-                Member.google_refused_at.is_(None),
-                Member.google_refused_at < now - REFUSED_CARD_RETRY,
-            ),
-        )
-        .order_by(Member.pass_updated_at)
-        .limit(limit)
-    )
+    def shown(messages: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return [(m.get("id"), m.get("header"), m.get("body")) for m in messages]
+
+    own = [message for message in held if message.get("id") in CARD_MESSAGE_IDS]
+    if shown(own) == shown(card):
+        return None
+    added = [message for message in held if message.get("id") not in CARD_MESSAGE_IDS]
+    return (added + card)[-MAX_MESSAGES:]
 
 
 async def _record_sent(session: AsyncSession, prepared: _Prepared) -> None:
@@ -384,11 +457,5 @@ async def _record_sent(session: AsyncSession, prepared: _Prepared) -> None:
     await session.execute(
         update(Member)
         .where(Member.id == prepared.member_id)
-        .values(google_pass_version=prepared.pass_version, google_refused_at=None)
-    )
-
-
-async def _record_refused(session: AsyncSession, member_id: uuid.UUID, now: datetime) -> None:
-    await session.execute(
-        update(Member).where(Member.id == member_id).values(google_refused_at=now)
+        .values(google_pass_version=prepared.pass_version)
     )
