@@ -10,11 +10,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from certificates.store import identity_mismatch
 from wallet_service.apple.issuer import certificate_report
 from wallet_service.config import Settings
+from wallet_service.db.session import session_scope
+from wallet_service.push.apns_refusals import certificate_fingerprint, refused_merchants
 
 __all__ = ["certificate_status", "router"]
 
@@ -45,6 +47,28 @@ def certificate_status(settings: Settings, now: datetime) -> dict[str, Any]:
         "days_to_expiry": report.days_to_expiry,
         "development": report.development,
     }
+
+
+async def apns_status(
+    factory: async_sessionmaker[AsyncSession], settings: Settings
+) -> dict[str, Any]:
+    """Whether Apple refused the installed pass certificate for pushes (for some merchants)."""
+    fingerprint = certificate_fingerprint(settings)
+    if fingerprint is None:
+        return {"status": "missing"}
+    try:
+        async with session_scope(factory) as session:
+            refused = await refused_merchants(session, fingerprint)
+    except Exception as exc:  # the database check reports the outage
+        logger.warning("readiness: APNs status unknown: %s", type(exc).__name__)
+        return {"status": "unknown"}
+    if refused:
+        return {
+            "status": "refused",
+            "detail": f"APNs refused the pass certificate for {len(refused)} merchant(s): "
+            "their pushes wait for a new certificate (`wallet-service certs import`).",
+        }
+    return {"status": "ok"}
 
 
 @router.get("/healthz")
@@ -78,8 +102,12 @@ async def readyz(request: Request) -> JSONResponse:
     checks["apple_certificates"] = certificate_status(
         request.app.state.settings, request.app.state.clock.now()
     )
+    checks["apns"] = await apns_status(
+        request.app.state.session_factory, request.app.state.settings
+    )
     # A missing or expiring certificate warns without making the service unready (scans and
     # the API still work); settings that contradict the certificate are a broken deployment.
+    # So does a certificate APNs refused: cards still work, only pushes wait.
     ready = (
         checks["database"]["status"] == "ok"
         and checks["apple_certificates"]["status"] != "mismatch"

@@ -123,6 +123,13 @@ MATRIX: dict[str, tuple[int, ...]] = {
               (401, 401, 401, 201, 403, 201, 403, 201, 404, 201, 403, 403, 403, 403, 403, 403),
     "GET /api/v1/passkit/logs":
               (401, 401, 401, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    # Dead letters are the owner's: retrying them sends to Apple, Google and webhooks again.
+    "GET /api/v1/outbox/dead":
+              (401, 401, 401, 403, 403, 403, 403, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "POST /api/v1/outbox/dead/retry":
+              (401, 401, 401, 403, 403, 403, 403, 202, 202, 403, 403, 403, 403, 403, 403, 403),
+    "POST /api/v1/outbox/dead/{message_id}/retry":
+              (401, 401, 401, 403, 403, 403, 403, 404, 404, 403, 403, 403, 403, 403, 403, 403),
     #          anon cust peer csA  csB  mgr  mkt  own  own2 key  keyB mR   mW   mE   pR   sR
     # Apple's PassKit web service: only the pass's own ApplePass token opens it; staff and
     # POS credentials are no ApplePass token. Listing a device's serials and the device
@@ -249,6 +256,7 @@ def _plain(key: str, body: Callable[[], Any] | None) -> Call:
             program_id=w.tenant.program_id,
             store_id=w.tenant.store_ids[0],
             member_id=w.member["id"],
+            message_id=uuid.uuid4(),  # none dead: the owner's answer is 404 either way
         )
         payload = body() if body else None
         return await w.http[who].request(method, url, json=payload, headers=w.callers[who].api)
@@ -285,6 +293,9 @@ PLAIN: dict[str, Callable[[], Any] | None] = {
     "GET /api/v1/members": None,
     "GET /api/v1/members/{member_id}": None,
     "GET /api/v1/passkit/logs": None,
+    "GET /api/v1/outbox/dead": None,
+    "POST /api/v1/outbox/dead/retry": None,
+    "POST /api/v1/outbox/dead/{message_id}/retry": None,
 }
 for _route, _body in PLAIN.items():
     operation(_route)(_plain(_route, _body))

@@ -58,6 +58,12 @@ class ApnsStandIn:
     client_ca_file: Path
     answers: dict[str, int] = field(default_factory=dict)
     pushes: list[ApnsPush] = field(default_factory=list)
+    # Tokens answered 200: what Apple took (``pushes`` is everything that arrived).
+    delivered: list[str] = field(default_factory=list)
+    # While set, requests are received (and recorded in ``stalled``) but never answered,
+    # as when the client dies before Apple's answer reaches it.
+    stall: bool = False
+    stalled: list[str] = field(default_factory=list)
     connections: int = 0
     url: str = ""
     _server: asyncio.Server | None = None
@@ -99,6 +105,7 @@ class ApnsStandIn:
             status = 400
         apns_id = headers.get("apns-id") or str(uuid.uuid4()).upper()
         if status == 200:
+            self.delivered.append(token)
             return 200, {"apns-id": apns_id}, b""
         reason: dict[str, object] = {"reason": _REASONS.get(status, "InternalServerError")}
         if not topic:
@@ -175,6 +182,9 @@ class _Http2Connection(asyncio.Protocol):
                 self._h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
             elif isinstance(event, h2.events.StreamEnded):
                 headers, body = self._requests.pop(event.stream_id)
+                if self._standin.stall:
+                    self._standin.stalled.append(headers.get(":path", "").rsplit("/", 1)[-1])
+                    continue
                 status, extra, payload = self._standin.answer(headers, bytes(body))
                 response = [(":status", str(status)), *extra.items()]
                 self._h2.send_headers(event.stream_id, response, end_stream=not payload)

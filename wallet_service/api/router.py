@@ -12,6 +12,7 @@ from wallet_service.api.api_keys import router as api_keys_router
 from wallet_service.api.auth import router as auth_router
 from wallet_service.api.members import router as members_router
 from wallet_service.api.merchants import router as merchants_router
+from wallet_service.api.outbox import router as outbox_router
 from wallet_service.api.programs import router as programs_router
 from wallet_service.api.staff import router as staff_router
 from wallet_service.api.stores import router as stores_router
@@ -28,5 +29,6 @@ for router in (
     staff_router,
     api_keys_router,
     members_router,
+    outbox_router,
 ):
     api_router.include_router(router)

@@ -8,15 +8,12 @@ wait, ``/readyz`` says so, and a new certificate lifts it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from cryptography.hazmat.primitives import serialization
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import delete, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from certificates.errors import CertificateError
@@ -24,38 +21,13 @@ from certificates.layout import CertificatePaths
 from certificates.store import load_signing_material
 from wallet_service.apple.apns import ApnsClient, PushOutcome, PushResult
 from wallet_service.config import Settings
-from wallet_service.db.models import Merchant, PassRegistration
+from wallet_service.db.models import PassRegistration
 from wallet_service.metrics import APNS_ANSWERS
+from wallet_service.push.apns_refusals import fingerprint_of
 
-__all__ = [
-    "ApplePusher",
-    "certificate_fingerprint",
-    "forget_registrations",
-    "record_refusal",
-    "refused_merchants",
-]
+__all__ = ["ApplePusher", "forget_registrations"]
 
 logger = logging.getLogger(__name__)
-
-
-def certificate_fingerprint(settings: Settings) -> str | None:
-    """SHA-256 of the installed pass certificate (``None``: none installed)."""
-    try:
-        material = load_signing_material(settings.certificates_dir)
-    except CertificateError:
-        return None
-    der = material.certificate.public_bytes(serialization.Encoding.DER)
-    return hashlib.sha256(der).hexdigest()
-
-
-async def refused_merchants(session: AsyncSession, fingerprint: str | None) -> set[uuid.UUID]:
-    """Merchants whose pushes Apple refused with the certificate installed now."""
-    if fingerprint is None:
-        return set()
-    rows = await session.execute(
-        select(Merchant.id).where(Merchant.apns_refused_certificate == fingerprint)
-    )
-    return set(rows.scalars())
 
 
 @dataclass
@@ -85,9 +57,7 @@ class ApplePusher:
             except CertificateError as exc:
                 logger.warning("APNs pushes disabled: %s", exc)
                 return None
-            self.fingerprint = hashlib.sha256(
-                material.certificate.public_bytes(serialization.Encoding.DER)
-            ).hexdigest()
+            self.fingerprint = fingerprint_of(material)
             topic = self.settings.apple_pass_type_id or material.pass_type_id
             if topic is None:
                 logger.warning("APNs pushes disabled: the certificate names no pass type")
@@ -124,21 +94,4 @@ async def forget_registrations(
             delete(PassRegistration).where(
                 tuple_(PassRegistration.member_id, PassRegistration.push_token).in_(list(dead))
             )
-        )
-
-
-async def record_refusal(
-    session: AsyncSession, merchant_ids: set[uuid.UUID], fingerprint: str | None, now: datetime
-) -> None:
-    if merchant_ids and fingerprint:
-        logger.error(
-            "APNs refused the pass certificate %s (403): pushes for %d merchant(s) stop "
-            "until a new certificate is installed",
-            fingerprint[:16],
-            len(merchant_ids),
-        )
-        await session.execute(
-            update(Merchant)
-            .where(Merchant.id.in_(merchant_ids))
-            .values(apns_refused_at=now, apns_refused_certificate=fingerprint)
         )

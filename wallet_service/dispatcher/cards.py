@@ -25,16 +25,12 @@ from wallet_service.apple.apns import PushOutcome, PushResult
 from wallet_service.clock import Clock
 from wallet_service.db.models import Member, MemberStatus, PassRegistration
 from wallet_service.db.session import session_scope
-from wallet_service.dispatcher.apple import (
-    ApplePusher,
-    forget_registrations,
-    record_refusal,
-    refused_merchants,
-)
+from wallet_service.dispatcher.apple import ApplePusher, forget_registrations
 from wallet_service.dispatcher.loop import Continue, Delivered, Group, Outcome, Pause, Retry
 from wallet_service.google.client import GoogleWalletError
 from wallet_service.google.wallet import GoogleWallet, GoogleWalletNotConfigured
 from wallet_service.metrics import GOOGLE_ANSWERS, PUSH_LATENCY
+from wallet_service.push.apns_refusals import record_refusal, refused_merchants
 from wallet_service.push.changes import CHANNELS
 from wallet_service.push.outbox import Topic, enqueue
 

@@ -173,12 +173,14 @@ async def erase_member(
     """
     member = await get_member(session, scope, member_id, for_update=True)
     if member.status is not MemberStatus.erased:
+        # A cancelled card was voided on the phone already: it gets no further push.
+        voids_the_card = member.status is MemberStatus.active
         member.status = MemberStatus.erased
         member.given_name = member.family_name = ""
         member.email = None
         member.birthday = None
         member.home_store_id = None
-        accounts.touch_pass(session, member, now, final=True)
+        accounts.touch_pass(session, member, now, final=voids_the_card)
         await session.flush()
         await redact_answers(session, scope, member.id, _erased_answer)
     return member

@@ -48,6 +48,8 @@ class Permission(StrEnum):
     members_erase = "members:erase"
     # Scans, redemptions and their reversals.
     scans_write = "scans:write"
+    # Deliveries that ran out of attempts (pushes, Google writes): read them, retry them.
+    outbox_manage = "outbox:manage"
 
 
 _TILL = frozenset({Permission.cards_lookup, Permission.scans_write})
