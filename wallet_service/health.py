@@ -1,4 +1,4 @@
-"""Liveness (``/healthz``) and readiness (``/readyz``) probes."""
+"""Liveness (``/healthz``), readiness (``/readyz``) and metrics (``/metrics``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -16,7 +17,9 @@ from certificates.store import identity_mismatch
 from wallet_service.apple.issuer import certificate_report
 from wallet_service.config import Settings
 from wallet_service.db.session import session_scope
+from wallet_service.metrics import OUTBOX_DEAD, OUTBOX_QUEUED, REGISTRY
 from wallet_service.push.apns_refusals import certificate_fingerprint, refused_merchants
+from wallet_service.push.outbox import backlog
 
 __all__ = ["certificate_status", "router"]
 
@@ -69,6 +72,27 @@ async def apns_status(
             "their pushes wait for a new certificate (`wallet-service certs import`).",
         }
     return {"status": "ok"}
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+)
+async def metrics(request: Request) -> PlainTextResponse:
+    """Prometheus metrics: the outbox's backlog (read now), and this process's counters
+    (deliveries, push latency, APNs and Google answers). Keep it internal at the proxy."""
+    try:
+        async with session_scope(request.app.state.session_factory) as session:
+            queued, dead = await backlog(session)
+    except Exception as exc:  # the counters still answer; /readyz reports the database
+        logger.warning("metrics: outbox backlog unknown: %s", type(exc).__name__)
+    else:
+        for gauge, counts in ((OUTBOX_QUEUED, queued), (OUTBOX_DEAD, dead)):
+            gauge.clear()
+            for topic, count in counts.items():
+                gauge.labels(topic).set(count)
+    return PlainTextResponse(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/healthz")
