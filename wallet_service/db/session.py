@@ -9,17 +9,15 @@ read transaction tries to upgrade. Within one process they queue on a pool of a 
 connection (first come, first served, no polling); other processes (the worker, the CLI)
 wait on SQLite's ``busy_timeout``, which retries by sleeping.
 
-Work that must follow a commit (today: inserting a just-enrolled card in Google Wallet) is
-registered with :func:`after_commit` and run by :func:`session_scope` once the transaction
-has committed, never if it rolled back. It is the one such hook; the transactional outbox
-will replace it.
+Nothing runs "after the commit": work for the outside world is an outbox row written in
+the transaction itself (:mod:`wallet_service.push`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -37,8 +35,6 @@ from wallet_service.clock import Clock
 from wallet_service.db.base import CLOCK_OPTION
 
 __all__ = [
-    "AfterCommit",
-    "after_commit",
     "bound_clock",
     "create_engine_for",
     "create_session_factory",
@@ -162,28 +158,8 @@ def bound_clock(factory: async_sessionmaker[AsyncSession]) -> Clock:
     return clock
 
 
-AfterCommit = Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]
-_AFTER_COMMIT = "after_commit"
-
-
-def after_commit(session: AsyncSession, job: AfterCommit) -> None:
-    """Run ``job`` (given the session factory) once ``session``'s transaction has committed."""
-    session.info.setdefault(_AFTER_COMMIT, []).append(job)
-
-
 @asynccontextmanager
 async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One transaction: committed when the block ends normally, rolled back otherwise.
-
-    Jobs registered with :func:`after_commit` run after the commit; a failing job is
-    logged (each must be safe to retry later, as the worker does).
-    """
-    async with factory() as session:
-        async with session.begin():
-            yield session
-        jobs: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
-    for job in jobs:
-        try:
-            await job(factory)
-        except Exception:
-            logger.exception("a job after commit failed")
+    """One transaction: committed when the block ends normally, rolled back otherwise."""
+    async with factory() as session, session.begin():
+        yield session

@@ -3,8 +3,9 @@
 A merchant is on Google Wallet once ``wallet-service google import`` stored its issuer id
 and service-account key. Then every member has an object in Google's API, kept in step with
 the card: :meth:`GoogleWallet.sync_member` builds the class and object from the neutral card
-model and writes them, and records the pass version Google received, so the worker re-sends
-exactly the cards that changed since. The database transaction is closed before Google is
+model and writes them, and records the pass version Google received. The outbox's dispatcher
+calls it for every changed card (:mod:`wallet_service.dispatcher.cards`), as does the *Add to
+Google Wallet* hop. The database transaction is closed before Google is
 called: a slow API never holds a row or, on SQLite, the process's one connection.
 
 An object is written with PATCH (inserted only when Google does not have it yet), never
@@ -450,10 +451,9 @@ def _with_card_messages(
 
 
 async def _record_sent(session: AsyncSession, prepared: _Prepared) -> None:
-    # Set even when it lowers the figure: when two syncs of one card race (the save button
-    # and the worker), the older one finishing last may have landed last at Google too, so
-    # the newer version goes again. (Should their records also cross, Google can stay one
-    # version behind until the card's next change: rare, and never a wrong balance for long.)
+    # The version Google was last sent. When two syncs of one card race (the save button and
+    # the dispatcher), the older one may land last at Google: Google then stays one version
+    # behind until the card's next change (rare, and never a wrong balance for long).
     await session.execute(
         update(Member)
         .where(Member.id == prepared.member_id)
