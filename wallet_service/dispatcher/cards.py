@@ -74,6 +74,7 @@ class CardChanges:
 
     async def deliver(self, groups: Sequence[Group]) -> list[Outcome]:
         changes = {uuid.UUID(group.subject): _Change.merged(group) for group in groups}
+        await self.apple.client()  # (re)load the certificate before reading refusals
         async with session_scope(self.factory) as session:
             members = {
                 member.id: member
@@ -81,7 +82,6 @@ class CardChanges:
                     await session.execute(select(Member).where(Member.id.in_(list(changes))))
                 ).scalars()
             }
-            await self.apple.client()  # (re)load the certificate before reading refusals
             refused = await refused_merchants(session, self.apple.fingerprint)
             tokens = await _tokens(session, list(changes))
         # A voided card hears of the change that voided it, and of nothing after.
@@ -138,7 +138,8 @@ class CardChanges:
         if not sending:
             return set(), paused
         results = await self.apple.push([token for _, token in sending])
-        failed, dead, newly_refused = await _settle_pushes(sending, results, members)
+        merchant_of = {member_id: members[member_id].merchant_id for member_id, _ in sending}
+        failed, dead, newly_refused = _settle_pushes(sending, results, merchant_of)
         if dead or newly_refused:
             async with session_scope(self.factory) as session:
                 await forget_registrations(session, dead)
@@ -191,10 +192,10 @@ async def _tokens(session: AsyncSession, member_ids: list[uuid.UUID]) -> dict[uu
     return tokens
 
 
-async def _settle_pushes(
+def _settle_pushes(
     sending: Sequence[tuple[uuid.UUID, str]],
     results: Sequence[PushResult],
-    members: dict[uuid.UUID, Member],
+    merchant_of: dict[uuid.UUID, uuid.UUID],
 ) -> tuple[set[uuid.UUID], list[tuple[uuid.UUID, str]], set[uuid.UUID]]:
     """(members to retry, dead registrations, merchants whose certificate Apple refused)."""
     failed: set[uuid.UUID] = set()
@@ -206,7 +207,7 @@ async def _settle_pushes(
         elif result.outcome is PushOutcome.retry:
             failed.add(member_id)
         elif result.outcome is PushOutcome.certificate_refused:
-            refused.add(members[member_id].merchant_id)
+            refused.add(merchant_of[member_id])
         elif result.outcome is PushOutcome.rejected:
             logger.warning("APNs rejected a push: %s %s", result.status, result.reason)
     return failed, dead, refused
@@ -242,8 +243,8 @@ class ProgramChanges:
 
     async def _apple_page(self, group: Group) -> Outcome:
         after = group.payload.get("after")
+        await self.apple.client()
         async with session_scope(self.factory) as session:
-            await self.apple.client()
             if group.merchant_id in await refused_merchants(session, self.apple.fingerprint):
                 return Pause(_REFUSED, REFUSED_CERTIFICATE_RECHECK)
             statement = (
@@ -259,9 +260,8 @@ class ProgramChanges:
             return Delivered()
         sending = [(member_id, token) for _, member_id, token in page]
         results = await self.apple.push([token for _, token in sending])
-        owner = {member_id: group.merchant_id for member_id, _ in sending}
-        members = {m: Member(id=m, merchant_id=merchant) for m, merchant in owner.items()}
-        failed, dead, refused = await _settle_pushes(sending, results, members)
+        merchant_of = {member_id: group.merchant_id for member_id, _ in sending}
+        failed, dead, refused = _settle_pushes(sending, results, merchant_of)
         now = self.clock.now()
         async with session_scope(self.factory) as session:
             await forget_registrations(session, dead)
