@@ -9,6 +9,7 @@ ahead, so the lease has run out for it without the test waiting.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -58,7 +59,15 @@ async def _start_worker(environment: dict[str, str], *prefix: str) -> asyncio.su
         env=environment,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
+        # A group of its own: a signal reaches the worker, not just a wrapper (faketime).
+        start_new_session=True,
     )
+
+
+async def _stop(worker: asyncio.subprocess.Process, how: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.pid, how)
+    await worker.wait()
 
 
 async def _until(condition: Callable[[], bool]) -> None:
@@ -88,8 +97,7 @@ async def test_a_worker_killed_mid_batch_loses_no_push(
     try:
         await _until(lambda: len(apns.stalled) > 0)  # pushes in flight, none answered
     finally:
-        first.send_signal(signal.SIGKILL)
-        await first.wait()
+        await _stop(first, signal.SIGKILL)
     assert apns.delivered == []
 
     apns.stall = False
@@ -97,7 +105,6 @@ async def test_a_worker_killed_mid_batch_loses_no_push(
     try:
         await _until(lambda: tokens <= set(apns.delivered))
     finally:
-        restarted.terminate()
-        await restarted.wait()
+        await _stop(restarted, signal.SIGTERM)
 
     assert tokens <= set(apns.delivered)  # every queued push went out at least once
