@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import Tenant, make_tenant
+from wallet_service.db.session import bound_clock, session_scope
+from wallet_service.push.outbox import Topic, enqueue
 from wallet_service.security.permissions import Role
 
 PATH_PARAM = re.compile(r"{(\w+)}")
@@ -29,7 +31,20 @@ BODIES = {
 }
 
 
-async def _victim_ids(client: httpx.AsyncClient, victim: Tenant) -> dict[str, str]:
+async def _a_dead_letter_of(factory: async_sessionmaker[AsyncSession], victim: Tenant) -> str:
+    async with session_scope(factory) as session:
+        now = bound_clock(factory).now()
+        row = enqueue(
+            session, merchant_id=victim.merchant_id, topic=Topic.CARD, subject="x", now=now
+        )
+        row.dead_at = now
+        await session.flush()
+        return str(row.id)
+
+
+async def _victim_ids(
+    client: httpx.AsyncClient, victim: Tenant, factory: async_sessionmaker[AsyncSession]
+) -> dict[str, str]:
     owner = victim.headers(Role.owner)
     member = await client.post(
         f"/api/v1/programs/{victim.program_id}/members",
@@ -45,6 +60,7 @@ async def _victim_ids(client: httpx.AsyncClient, victim: Tenant) -> dict[str, st
         "staff_id": staff.json()["data"][0]["id"],
         "key_id": keys.json()["data"][0]["id"],
         "transaction_id": await _a_transaction_of(client, victim, member.json()["serial_number"]),
+        "message_id": await _a_dead_letter_of(factory, victim),
     }
 
 
@@ -82,7 +98,7 @@ async def test_merchant_a_cannot_read_or_change_anything_of_merchant_b(
 ) -> None:
     attacker = await make_tenant(session_factory, client, "Attacker")
     victim = await make_tenant(session_factory, client, "Victim")
-    victim_ids = await _victim_ids(client, victim)
+    victim_ids = await _victim_ids(client, victim, session_factory)
     victim_values = set(victim_ids.values()) | {str(victim.merchant_id)}
     attacker_owner = attacker.headers(Role.owner)
 
@@ -124,8 +140,9 @@ async def test_attackers_lists_contain_only_their_own_rows(
 ) -> None:
     attacker = await make_tenant(session_factory, client, "Attacker")
     victim = await make_tenant(session_factory, client, "Victim")
-    await _victim_ids(client, victim)
-    for path in ("/api/v1/stores", "/api/v1/programs", "/api/v1/members", "/api/v1/staff"):
+    await _victim_ids(client, victim, session_factory)
+    lists = ("/api/v1/stores", "/api/v1/programs", "/api/v1/members", "/api/v1/staff")
+    for path in (*lists, "/api/v1/outbox/dead"):
         response = await client.get(path, headers=attacker.headers(Role.owner))
         assert response.status_code == 200
         for row in response.json()["data"]:
