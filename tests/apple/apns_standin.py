@@ -6,6 +6,8 @@ certificate's purpose, so one without TLS client authentication fails the handsh
 would at Apple. ``POST /3/device/<token>`` with ``apns-topic`` and a JSON body is recorded in
 ``pushes`` and answered as Apple does: 200 with an ``apns-id``, or a status with
 ``{"reason": ...}`` chosen per token through ``answers`` (``410`` adds ``timestamp``).
+A subclass may override :meth:`ApnsStandIn.record` to count pushes instead of keeping them
+(``bench/fanout_bench.py`` runs one in a process of its own for 100,000 pushes).
 
 The stand-in's own server certificate (for 127.0.0.1) is written to ``ca_file``: point the
 client's trust (``WALLET_APNS_CA_FILE``) at it.
@@ -95,7 +97,7 @@ class ApnsStandIn:
         if headers.get(":method") != "POST" or not path.startswith("/3/device/") or not token:
             return 405 if headers.get(":method") != "POST" else 404, {}, b""
         topic = headers.get("apns-topic", "")
-        self.pushes.append(ApnsPush(token, topic, headers, body))
+        self.record(ApnsPush(token, topic, headers, body))
         status = self.answers.get(token, 200)
         if not topic:
             status = 400
@@ -117,6 +119,10 @@ class ApnsStandIn:
             {"apns-id": apns_id, "content-type": "application/json"},
             (json.dumps(reason).encode()),
         )
+
+    def record(self, push: ApnsPush) -> None:
+        """Every request to ``/3/device/...`` is recorded here, before it is answered."""
+        self.pushes.append(push)
 
     def _server_certificate(self) -> tuple[Path, Path]:
         key = ec.generate_private_key(ec.SECP256R1())
