@@ -112,6 +112,7 @@ class CountingStandIn(ApnsStandIn):
         self.reset()
 
     def reset(self) -> None:
+        self.delivered.clear()  # the base keeps every token answered 200: not here
         self.received = 0
         self.tokens: set[str] = set()
         self.topics: Counter[str] = Counter()
