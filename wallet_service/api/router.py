@@ -15,6 +15,7 @@ from wallet_service.api.merchants import router as merchants_router
 from wallet_service.api.programs import router as programs_router
 from wallet_service.api.staff import router as staff_router
 from wallet_service.api.stores import router as stores_router
+from wallet_service.api.webhooks import deliveries_router, endpoints_router
 
 __all__ = ["API_PREFIX", "api_router"]
 
@@ -28,5 +29,7 @@ for router in (
     staff_router,
     api_keys_router,
     members_router,
+    endpoints_router,
+    deliveries_router,
 ):
     api_router.include_router(router)

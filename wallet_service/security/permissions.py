@@ -48,6 +48,8 @@ class Permission(StrEnum):
     members_erase = "members:erase"
     # Scans, redemptions and their reversals.
     scans_write = "scans:write"
+    # Webhook endpoints (where the merchant's events go), their secrets and delivery log.
+    webhooks_manage = "webhooks:manage"
 
 
 _TILL = frozenset({Permission.cards_lookup, Permission.scans_write})
