@@ -458,6 +458,8 @@ async def _tell_webhooks(
             previous_stamps_balance=stamps,
         )
         await emit(session, member.merchant_id, EventType.balance_changed, balances, now)
+    # A new card has no tier stored yet: it was in the program's entry tier.
+    tier = tier or account.loyalty.rules.tiers.entry.code
     if member.tier != tier:
         tiers = card_data(member, **common, tier=member.tier, previous_tier=tier)
         await emit(session, member.merchant_id, EventType.tier_changed, tiers, now)
