@@ -36,24 +36,26 @@ REFUSED = [
 
 
 async def test_production_refuses_unsafe_endpoint_urls_with_a_problem(app_with: AppWith) -> None:
-    async with app_with(environment="production") as app:
-        async with client_at(app, "198.51.100.7") as client:
-            tenant = await make_tenant(app.state.session_factory, client, "Prod")
-            for url in REFUSED:
-                refused = await create_endpoint(client, tenant, url)
-                assert refused.status_code == 422, (url, refused.text)
-                assert refused.headers["content-type"] == "application/problem+json"
-                assert refused.json()["code"] == "webhook_url_not_allowed", url
-            # A public address literal needs no DNS lookup, and is accepted.
-            accepted = await create_endpoint(client, tenant, "https://93.184.215.14/in")
-            assert accepted.status_code == 201, accepted.text
-            moved = await client.patch(
-                f"/api/v1/webhook-endpoints/{accepted.json()['id']}",
-                json={"url": "https://10.0.0.1/in"},
-                headers=tenant.headers(Role.owner),
-            )
-            assert moved.status_code == 422
-            assert moved.json()["code"] == "webhook_url_not_allowed"
+    async with (
+        app_with(environment="production") as app,
+        client_at(app, "198.51.100.7") as client,
+    ):
+        tenant = await make_tenant(app.state.session_factory, client, "Prod")
+        for url in REFUSED:
+            refused = await create_endpoint(client, tenant, url)
+            assert refused.status_code == 422, (url, refused.text)
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.json()["code"] == "webhook_url_not_allowed", url
+        # A public address literal needs no DNS lookup, and is accepted.
+        accepted = await create_endpoint(client, tenant, "https://93.184.215.14/in")
+        assert accepted.status_code == 201, accepted.text
+        moved = await client.patch(
+            f"/api/v1/webhook-endpoints/{accepted.json()['id']}",
+            json={"url": "https://10.0.0.1/in"},
+            headers=tenant.headers(Role.owner),
+        )
+        assert moved.status_code == 422
+        assert moved.json()["code"] == "webhook_url_not_allowed"
 
 
 async def test_development_allows_http_and_loopback(

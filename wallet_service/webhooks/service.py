@@ -318,33 +318,37 @@ async def list_deliveries(
 async def redeliver(
     session: AsyncSession, scope: MerchantScope, delivery_id: uuid.UUID, now: datetime
 ) -> WebhookDelivery:
-    """Send the same event (same id and payload, new signature) again, through the outbox,
-    with a fresh set of attempts."""
+    """Send the same event (same id and payload, a new signature) again through the outbox,
+    now, with a fresh set of attempts. A delivery still waiting for a retry is made due at
+    once; a dead or finished one is queued again."""
     delivery = await get_delivery(session, scope, delivery_id, for_update=True)
     endpoint = await get_endpoint(session, scope, delivery.endpoint_id)
     if not endpoint.active:
         raise Conflict("The endpoint is disabled.", code="webhook_endpoint_inactive")
-    rows = select(OutboxMessage.id).where(
+    rows = select(OutboxMessage).where(
         OutboxMessage.merchant_id == scope.merchant_id,
         OutboxMessage.topic == Topic.WEBHOOK,
         OutboxMessage.subject == str(delivery.id),
     )
-    if await session.scalar(rows.where(OutboxMessage.dead_at.is_(None))) is not None:
-        raise Conflict("This delivery is queued already.", code="webhook_delivery_already_queued")
-    # A dead row of this delivery is superseded by the new one.
-    await session.execute(
-        delete(OutboxMessage).where(
-            OutboxMessage.id.in_(rows.where(OutboxMessage.dead_at.is_not(None)))
+    waiting = (
+        await session.scalars(rows.where(OutboxMessage.dead_at.is_(None)).with_for_update())
+    ).first()
+    if waiting is not None:
+        # A row a dispatcher holds right now is being sent: it settles on its own.
+        if waiting.leased_until is None or waiting.leased_until < now:
+            waiting.available_at, waiting.attempts = now, 0
+    else:
+        # A dead row of this delivery is superseded by the new one.
+        for dead in (await session.scalars(rows)).all():
+            await session.delete(dead)
+        enqueue(
+            session,
+            merchant_id=scope.merchant_id,
+            topic=Topic.WEBHOOK,
+            subject=str(delivery.id),
+            now=now,
         )
-    )
     delivery.status = WebhookDeliveryStatus.pending
-    enqueue(
-        session,
-        merchant_id=scope.merchant_id,
-        topic=Topic.WEBHOOK,
-        subject=str(delivery.id),
-        now=now,
-    )
     await session.flush()
     return delivery
 
