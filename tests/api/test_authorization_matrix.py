@@ -131,6 +131,26 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "POST /api/v1/outbox/dead/{message_id}/retry":
               (401, 401, 401, 403, 403, 403, 403, 404, 404, 403, 403, 403, 403, 403, 403, 403),
     #          anon cust peer csA  csB  mgr  mkt  own  own2 key  keyB mR   mW   mE   pR   sR
+    # Webhooks: owners only (webhooks:manage), never a POS key.
+    "GET /api/v1/webhook-endpoints":
+              (401, 401, 401, 403, 403, 403, 403, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "POST /api/v1/webhook-endpoints":
+              (401, 401, 401, 403, 403, 403, 403, 201, 201, 403, 403, 403, 403, 403, 403, 403),
+    "GET /api/v1/webhook-endpoints/{endpoint_id}":
+              (401, 401, 401, 403, 403, 403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403),
+    "PATCH /api/v1/webhook-endpoints/{endpoint_id}":
+              (401, 401, 401, 403, 403, 403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403),
+    "DELETE /api/v1/webhook-endpoints/{endpoint_id}":
+              (401, 401, 401, 403, 403, 403, 403, 204, 404, 403, 403, 403, 403, 403, 403, 403),
+    "POST /api/v1/webhook-endpoints/{endpoint_id}/secret-rotation":
+              (401, 401, 401, 403, 403, 403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403),
+    "GET /api/v1/webhook-deliveries":
+              (401, 401, 401, 403, 403, 403, 403, 200, 200, 403, 403, 403, 403, 403, 403, 403),
+    "GET /api/v1/webhook-deliveries/{delivery_id}":
+              (401, 401, 401, 403, 403, 403, 403, 200, 404, 403, 403, 403, 403, 403, 403, 403),
+    "POST /api/v1/webhook-deliveries/{delivery_id}/redelivery":
+              (401, 401, 401, 403, 403, 403, 403, 202, 404, 403, 403, 403, 403, 403, 403, 403),
+    #          anon cust peer csA  csB  mgr  mkt  own  own2 key  keyB mR   mW   mE   pR   sR
     # Apple's PassKit web service: only the pass's own ApplePass token opens it; staff and
     # POS credentials are no ApplePass token. Listing a device's serials and the device
     # log are unauthenticated by Apple's design (the device id is the secret).
@@ -296,6 +316,9 @@ PLAIN: dict[str, Callable[[], Any] | None] = {
     "GET /api/v1/outbox/dead": None,
     "POST /api/v1/outbox/dead/retry": None,
     "POST /api/v1/outbox/dead/{message_id}/retry": None,
+    "GET /api/v1/webhook-endpoints": None,
+    "POST /api/v1/webhook-endpoints": lambda: {"url": "https://hooks.example.com/in"},
+    "GET /api/v1/webhook-deliveries": None,
 }
 for _route, _body in PLAIN.items():
     operation(_route)(_plain(_route, _body))
@@ -411,6 +434,55 @@ async def _reverse(w: World, who: str) -> httpx.Response:
         json={"reason": "wrong card"},
         headers=_posting(w.callers[who].api),
     )
+
+
+async def _webhook_endpoint(w: World) -> str:
+    created = await w.client.post(
+        "/api/v1/webhook-endpoints", json={"url": "https://hooks.example.com/in"}, headers=w.owner
+    )
+    assert created.status_code == 201, created.text
+    endpoint_id: str = created.json()["id"]
+    return endpoint_id
+
+
+def _on_fresh_endpoint(method: str, action: str = "", body: Any = None) -> Call:
+    async def call(w: World, who: str) -> httpx.Response:
+        url = f"/api/v1/webhook-endpoints/{await _webhook_endpoint(w)}{action}"
+        return await w.http[who].request(method, url, json=body, headers=w.callers[who].api)
+
+    return call
+
+
+operation("GET /api/v1/webhook-endpoints/{endpoint_id}")(_on_fresh_endpoint("GET"))
+operation("PATCH /api/v1/webhook-endpoints/{endpoint_id}")(
+    _on_fresh_endpoint("PATCH", body={"description": "CRM"})
+)
+operation("DELETE /api/v1/webhook-endpoints/{endpoint_id}")(_on_fresh_endpoint("DELETE"))
+operation("POST /api/v1/webhook-endpoints/{endpoint_id}/secret-rotation")(
+    _on_fresh_endpoint("POST", "/secret-rotation")
+)
+
+
+def _on_fresh_delivery(method: str, action: str = "") -> Call:
+    """A delivery of its own: an endpoint, then a scan that emits events to it."""
+
+    async def call(w: World, who: str) -> httpx.Response:
+        endpoint_id = await _webhook_endpoint(w)
+        await w.scan(w.member)
+        listed = await w.client.get(
+            "/api/v1/webhook-deliveries", params={"endpoint_id": endpoint_id}, headers=w.owner
+        )
+        delivery_id = listed.json()["data"][0]["id"]
+        url = f"/api/v1/webhook-deliveries/{delivery_id}{action}"
+        return await w.http[who].request(method, url, headers=w.callers[who].api)
+
+    return call
+
+
+operation("GET /api/v1/webhook-deliveries/{delivery_id}")(_on_fresh_delivery("GET"))
+operation("POST /api/v1/webhook-deliveries/{delivery_id}/redelivery")(
+    _on_fresh_delivery("POST", "/redelivery")
+)
 
 
 def _registration(w: World, device: str) -> str:

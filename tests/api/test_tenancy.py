@@ -28,6 +28,7 @@ BODIES = {
     ("POST", "/api/v1/programs/{program_id}/members"): {"given_name": "Eve"},
     ("POST", "/api/v1/members/{member_id}/consents"): [{"purpose": "marketing", "granted": True}],
     ("POST", "/api/v1/transactions/{transaction_id}/reversal"): {"reason": "hijack"},
+    ("PATCH", "/api/v1/webhook-endpoints/{endpoint_id}"): {"url": "http://attacker.example/in"},
 }
 
 
@@ -46,6 +47,10 @@ async def _victim_ids(
     client: httpx.AsyncClient, victim: Tenant, factory: async_sessionmaker[AsyncSession]
 ) -> dict[str, str]:
     owner = victim.headers(Role.owner)
+    endpoint = await client.post(
+        "/api/v1/webhook-endpoints", json={"url": "https://hooks.victim.example/in"}, headers=owner
+    )
+    assert endpoint.status_code == 201, endpoint.text
     member = await client.post(
         f"/api/v1/programs/{victim.program_id}/members",
         json={"given_name": "Bob", "email": "bob@example.com"},
@@ -53,13 +58,17 @@ async def _victim_ids(
     )
     staff = await client.get("/api/v1/staff", headers=owner)
     keys = await client.get("/api/v1/api-keys", headers=owner)
+    transaction_id = await _a_transaction_of(client, victim, member.json()["serial_number"])
+    deliveries = await client.get("/api/v1/webhook-deliveries", headers=owner)
     return {
+        "endpoint_id": endpoint.json()["id"],
+        "delivery_id": deliveries.json()["data"][0]["id"],
         "store_id": str(victim.store_ids[0]),
         "program_id": str(victim.program_id),
         "member_id": member.json()["id"],
         "staff_id": staff.json()["data"][0]["id"],
         "key_id": keys.json()["data"][0]["id"],
-        "transaction_id": await _a_transaction_of(client, victim, member.json()["serial_number"]),
+        "transaction_id": transaction_id,
         "message_id": await _a_dead_letter_of(factory, victim),
     }
 
@@ -133,6 +142,10 @@ async def test_merchant_a_cannot_read_or_change_anything_of_merchant_b(
     assert all(k["revoked_at"] is None for k in keys.json()["data"])
     staff = await client.get(f"/api/v1/staff/{victim_ids['staff_id']}", headers=victim_owner)
     assert staff.status_code == 200
+    hook = await client.get(
+        f"/api/v1/webhook-endpoints/{victim_ids['endpoint_id']}", headers=victim_owner
+    )
+    assert hook.json()["url"] == "https://hooks.victim.example/in"
 
 
 async def test_attackers_lists_contain_only_their_own_rows(
@@ -141,8 +154,15 @@ async def test_attackers_lists_contain_only_their_own_rows(
     attacker = await make_tenant(session_factory, client, "Attacker")
     victim = await make_tenant(session_factory, client, "Victim")
     await _victim_ids(client, victim, session_factory)
-    lists = ("/api/v1/stores", "/api/v1/programs", "/api/v1/members", "/api/v1/staff")
-    for path in (*lists, "/api/v1/outbox/dead"):
+    for path in (
+        "/api/v1/stores",
+        "/api/v1/programs",
+        "/api/v1/members",
+        "/api/v1/staff",
+        "/api/v1/webhook-endpoints",
+        "/api/v1/webhook-deliveries",
+        "/api/v1/outbox/dead",
+    ):
         response = await client.get(path, headers=attacker.headers(Role.owner))
         assert response.status_code == 200
         for row in response.json()["data"]:

@@ -44,6 +44,8 @@ from wallet_service.loyalty import (
 from wallet_service.loyalty.rules import ProgramRules
 from wallet_service.push.changes import card_changed, cards_changed
 from wallet_service.security.principal import MerchantScope, Principal
+from wallet_service.webhooks.schemas import EventType
+from wallet_service.webhooks.service import card_data, emit
 
 __all__ = [
     "Account",
@@ -422,6 +424,42 @@ async def post(
     member.tier = tier
     if (balances.points, balances.cashback, balances.stamps, tier) != shown_before:
         touch_pass(session, member, transaction.occurred_at, notify=True)
+        await _tell_webhooks(session, updated, transaction, shown_before)
     if writes is None:
         await pending.send(session)
     return updated
+
+
+async def _tell_webhooks(
+    session: AsyncSession,
+    account: Account,
+    transaction: LedgerTransaction,
+    shown_before: tuple[int, Decimal, int, str | None],
+) -> None:
+    """``balance.changed`` and ``tier.changed``, as the card shows them. In a batch the
+    merchant's endpoints were read already (no database hit here)."""
+    member, now = account.member, transaction.occurred_at
+    points, cashback, stamps, tier = shown_before
+    common = {"transaction_id": transaction.transaction_id, "kind": transaction.kind.value}
+    if (member.points_balance, member.cashback_balance, member.stamps_balance) != (
+        points,
+        cashback,
+        stamps,
+    ):
+        balances = card_data(
+            member,
+            **common,
+            currency=account.loyalty.rules.currency,
+            points_balance=member.points_balance,
+            cashback_balance=member.cashback_balance,
+            stamps_balance=member.stamps_balance,
+            previous_points_balance=points,
+            previous_cashback_balance=cashback,
+            previous_stamps_balance=stamps,
+        )
+        await emit(session, member.merchant_id, EventType.balance_changed, balances, now)
+    # A new card has no tier stored yet: it was in the program's entry tier.
+    tier = tier or account.loyalty.rules.tiers.entry.code
+    if member.tier != tier:
+        tiers = card_data(member, **common, tier=member.tier, previous_tier=tier)
+        await emit(session, member.merchant_id, EventType.tier_changed, tiers, now)

@@ -16,6 +16,7 @@ from wallet_service.api.outbox import router as outbox_router
 from wallet_service.api.programs import router as programs_router
 from wallet_service.api.staff import router as staff_router
 from wallet_service.api.stores import router as stores_router
+from wallet_service.api.webhooks import deliveries_router, endpoints_router
 
 __all__ = ["API_PREFIX", "api_router"]
 
@@ -30,5 +31,7 @@ for router in (
     api_keys_router,
     members_router,
     outbox_router,
+    endpoints_router,
+    deliveries_router,
 ):
     api_router.include_router(router)

@@ -52,6 +52,9 @@ __all__ = [
     "RewardStock",
     "StaffUser",
     "Store",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
 ]
 
 MONEY = Numeric(18, 4)
@@ -379,3 +382,56 @@ class GoogleNotification(TenantMixin, Base):
         ForeignKey("member.id", ondelete="CASCADE"), index=True
     )
     sent_at: Mapped[datetime]
+
+
+class WebhookEndpoint(TenantMixin, Base):
+    """A merchant's URL that receives webhook events.
+
+    The signing secret is never stored: it is derived from the server key, the endpoint id
+    and ``secret_version`` (see :mod:`wallet_service.webhooks.secrets`). A rotation bumps the
+    version; the previous one keeps signing, beside the new one, until ``previous_secret_until``.
+    """
+
+    __tablename__ = "webhook_endpoint"
+
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    # The event types delivered here; empty: every type.
+    event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+    secret_version: Mapped[int] = mapped_column(Integer, default=1)
+    secret_created_at: Mapped[datetime]
+    previous_secret_version: Mapped[int | None] = mapped_column(Integer)
+    previous_secret_until: Mapped[datetime | None]
+
+
+class WebhookDeliveryStatus(StrEnum):
+    pending = "pending"  # queued, not tried yet (or queued again by a redelivery)
+    delivered = "delivered"  # the receiver answered 2xx
+    failed = "failed"  # the last attempt failed; another one is due after a backoff
+    # No attempt follows: all of them failed, or the answer was one a retry cannot change
+    # (a 4xx, an unsafe address, a disabled endpoint). The merchant may redeliver.
+    dead = "dead"
+
+
+class WebhookDelivery(TenantMixin, Base):
+    """One event for one endpoint, and what became of it (the delivery log)."""
+
+    __tablename__ = "webhook_delivery"
+
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_endpoint.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[uuid.UUID]
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[WebhookDeliveryStatus] = mapped_column(_enum(WebhookDeliveryStatus))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_webhook_delivery_merchant_id_created_at", "merchant_id", "created_at"),
+    )

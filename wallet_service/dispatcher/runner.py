@@ -15,6 +15,7 @@ from wallet_service.config import Settings
 from wallet_service.dispatcher.apple import ApplePusher
 from wallet_service.dispatcher.cards import CardChanges, ProgramChanges
 from wallet_service.dispatcher.loop import Dispatcher, DispatchPolicy, Handler
+from wallet_service.dispatcher.webhooks import WebhookDeliveries
 from wallet_service.google.wallet import GoogleWallet
 from wallet_service.push.outbox import Topic
 
@@ -42,6 +43,7 @@ def build_dispatcher(
     handlers: dict[str, Handler] = {
         Topic.CARD: CardChanges(factory, clock, apple, google),
         Topic.PROGRAM: ProgramChanges(factory, clock, apple, google),
+        Topic.WEBHOOK: WebhookDeliveries.from_settings(settings, factory, clock),
     }
     policy = DispatchPolicy(
         max_attempts=settings.outbox_max_attempts,

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wallet_service.db.models import InstallEvent, Member, PassInstallEvent, PassPlatform
 from wallet_service.db.repository import scoped_select
 from wallet_service.security.principal import MerchantScope
+from wallet_service.webhooks.schemas import EventType
+from wallet_service.webhooks.service import card_data, emit
 
 __all__ = ["install_events", "record_install"]
 
@@ -46,6 +48,7 @@ async def record_install(
     if nonce is None:
         session.add(row)
         await session.flush()
+        await _tell_webhooks(session, member, platform, event, now)
         return True
     seen = await session.scalar(
         select(PassInstallEvent.id).where(
@@ -61,7 +64,19 @@ async def record_install(
             session.add(row)
     except IntegrityError:
         return False
+    await _tell_webhooks(session, member, platform, event, now)
     return True
+
+
+async def _tell_webhooks(
+    session: AsyncSession,
+    member: Member,
+    platform: PassPlatform,
+    event: InstallEvent,
+    now: datetime,
+) -> None:
+    kind = EventType.pass_installed if event is InstallEvent.installed else EventType.pass_removed
+    await emit(session, member.merchant_id, kind, card_data(member, platform=platform), now)
 
 
 async def install_events(

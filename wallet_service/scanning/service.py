@@ -61,6 +61,8 @@ from wallet_service.scanning.token import InvalidBarcode, verify_token
 from wallet_service.security.keys import KeyRing
 from wallet_service.security.principal import MerchantScope, Principal
 from wallet_service.stores.service import get_store
+from wallet_service.webhooks.schemas import EventType
+from wallet_service.webhooks.service import card_data, emit, load_endpoints
 
 __all__ = [
     "ScanRequest",
@@ -414,6 +416,9 @@ async def record_scans(session: AsyncSession, scans: Sequence[ScanRequest]) -> l
         session, [(scan.principal.scope, scan.call) for scan in scans]
     )
     accounts = await load_accounts(session, cards.values())
+    # Every merchant's webhook endpoints in one query: the postings below then emit events
+    # without touching the database (nothing at all when a merchant has no endpoint).
+    await load_endpoints(session, {scan.principal.scope.merchant_id for scan in scans})
     writes = LedgerWrites()
     stock: dict[uuid.UUID, dict[str, int]] = {}
     results: list[ScanResult] = []
@@ -493,9 +498,26 @@ async def _apply_purchase(
         account = await post(session, account, purchase.expiry, source, writes=writes)
     account = await post(session, account, purchase.outcome.posting, source, writes=writes)
     account = await _pay_referral(session, scan.principal.scope, account, source, scan.at, writes)
+    await _scanned(session, scan, purchase)
     if account.program.id not in stock:
         stock[account.program.id] = await stock_used(session, account)
     return account
+
+
+async def _scanned(session: AsyncSession, scan: ScanRequest, purchase: _Purchase) -> None:
+    member, outcome = purchase.account.member, purchase.outcome
+    data = card_data(
+        member,
+        transaction_id=outcome.posting.transaction.transaction_id,
+        store_id=scan.store_id,
+        channel=scan.data.channel,
+        order_id=scan.data.order_id,
+        amount={"value": scan.data.amount.value, "currency": scan.data.amount.currency},
+        points_earned=outcome.earn.total_points,
+        cashback_earned=outcome.cashback,
+        stamps_earned=outcome.stamps.stamps_added if outcome.stamps else 0,
+    )
+    await emit(session, member.merchant_id, EventType.card_scanned, data, scan.at)
 
 
 async def redeem(
@@ -531,6 +553,15 @@ async def redeem(
     if stock is not None:
         stock.redeemed += 1
     account = await post(session, account, redemption.posting, source)
+    redeemed = card_data(
+        member,
+        transaction_id=redemption.posting.transaction.transaction_id,
+        store_id=store_id,
+        reward_code=reward.code,
+        reward_kind=reward.kind.value,
+        cost_points=reward.cost_points,
+    )
+    await emit(session, member.merchant_id, EventType.reward_redeemed, redeemed, at)
     grant = redemption.grant
     body = RedemptionRead(
         transaction_id=uuid.UUID(redemption.posting.transaction.transaction_id),

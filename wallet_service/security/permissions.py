@@ -50,6 +50,8 @@ class Permission(StrEnum):
     scans_write = "scans:write"
     # Deliveries that ran out of attempts (pushes, Google writes): read them, retry them.
     outbox_manage = "outbox:manage"
+    # Webhook endpoints (where the merchant's events go), their secrets and delivery log.
+    webhooks_manage = "webhooks:manage"
 
 
 _TILL = frozenset({Permission.cards_lookup, Permission.scans_write})
