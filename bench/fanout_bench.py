@@ -20,8 +20,8 @@ For each database backend the run:
 5. runs one dispatcher (``build_dispatcher``, its ``run_once`` rounds, sleeping its poll
    interval when nothing is due, as ``run_forever`` does) until the outbox is empty;
 6. runs the bare client once more, then a raw ``h2`` client (no HTTP library at all); the
-   fastest of these bare runs is the ceiling. Prints a table and rewrites the ``<!-- bench:fanout -->`` section of
-   ``docs/benchmarks.md``.
+   fastest of these bare runs is the ceiling. Prints a table and rewrites the
+   ``<!-- bench:fanout -->`` section of ``docs/benchmarks.md``.
 
 Rates are pushes over the span from the first push to the last one the stand-in received,
 for the bare client and the dispatcher alike. Targets (issue 13): the dispatcher reaches
